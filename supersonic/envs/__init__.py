@@ -9,6 +9,8 @@ from __future__ import annotations
 import gymnasium
 
 LLVM_CODESIZE_ID = "supersonic/llvm-codesize-v0"
+# The tasks SuperSonic can run (the full Task registry with state and reward functions grows here).
+TASKS = ("llvm-codesize",)
 
 if LLVM_CODESIZE_ID not in gymnasium.registry:
     gymnasium.register(

@@ -169,9 +169,7 @@ def action_index(action: int | str) -> int:
     try:
         index = int(action)  # accepts numpy integers and 0-d arrays
     except (TypeError, ValueError):
-        raise InvalidActionError(
-            f"action {action!r} is not a pass index or name"
-        ) from None
+        raise InvalidActionError(f"action {action!r} is not a pass index or name") from None
     if index != action:
         raise InvalidActionError(f"action {action!r} is not a whole number")
     if not 0 <= index < NUM_ACTIONS:

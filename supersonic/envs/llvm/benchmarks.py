@@ -76,14 +76,25 @@ class BenchmarkSpec:
         """Compile (or fetch from the cache) this program's LLVM-10-readable bitcode."""
         if self.kind == "llvm-stress":
             assert self.seed is not None and self.size is not None
-            ir = _generate([str(llvm_tool("llvm-stress")), f"--seed={self.seed}",
-                            f"--size={self.size}", "-o", "-"], self.uri)
+            ir = _generate(
+                [
+                    str(llvm_tool("llvm-stress")),
+                    f"--seed={self.seed}",
+                    f"--size={self.size}",
+                    "-o",
+                    "-",
+                ],
+                self.uri,
+            )
             return prepare_bytes(ir, "ll", self.uri, max_instructions=max_instructions)
         if self.kind == "csmith":
             assert self.seed is not None
             csmith = shutil.which("csmith")
             if csmith is None:
-                raise BenchmarkError(f"{self.uri}: csmith is not installed; run: apt-get install -y csmith libcsmith-dev")
+                raise BenchmarkError(
+                    f"{self.uri}: csmith is not installed; "
+                    "run: apt-get install -y csmith libcsmith-dev"
+                )
             source = _generate([csmith, "--seed", str(self.seed), *CSMITH_OPTIONS], self.uri)
             return prepare_bytes(
                 source,
@@ -123,7 +134,9 @@ def _generate(argv: list[str], uri: str) -> bytes:
     except subprocess.TimeoutExpired as exc:
         raise BenchmarkError(f"{uri}: generator took over {GENERATOR_TIMEOUT_S:.0f} s") from exc
     if proc.returncode != 0:
-        raise BenchmarkError(f"{uri}: generator failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
+        raise BenchmarkError(
+            f"{uri}: generator failed: {proc.stderr.decode(errors='replace').strip()[:200]}"
+        )
     return proc.stdout
 
 
@@ -168,7 +181,9 @@ def file_benchmark(path: Path, split: str | None = None) -> BenchmarkSpec:
     path = path.expanduser().resolve()
     suffix = path.suffix.lower()
     if suffix not in SOURCE_SUFFIXES:
-        raise BenchmarkError(f"{path}: unsupported file type {suffix or '(none)'}; expected .c, .ll or .bc")
+        raise BenchmarkError(
+            f"{path}: unsupported file type {suffix or '(none)'}; expected .c, .ll or .bc"
+        )
     if not path.is_file():
         raise ProgramNotFoundError(f"{path}: no such file")
     return BenchmarkSpec(

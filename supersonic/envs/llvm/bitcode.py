@@ -129,9 +129,7 @@ def _store(key: str, program: PreparedProgram) -> None:
 
 
 def _has_main(ir: str) -> bool:
-    return any(
-        line.startswith("define ") and "@main(" in line for line in ir.splitlines()
-    )
+    return any(line.startswith("define ") and "@main(" in line for line in ir.splitlines())
 
 
 def _from_llvm14_ir(ir: str, name: str) -> PreparedProgram:
@@ -162,7 +160,7 @@ def compile_c(source: bytes, name: str, cflags: tuple[str, ...] = ()) -> str:
 
 
 def parse_ir(content: bytes, name: str) -> str:
-    """Parse and verify IR text or bitcode with opt-14; returns canonical text without debug info."""
+    """Parse and verify IR text or bitcode with opt-14; canonical text without debug info."""
     argv = [str(llvm_tool("opt")), "-S", "--strip-debug", "-", "-o", "-"]
     return _run(argv, content, name, NotIrError).decode()
 
@@ -212,7 +210,9 @@ def prepare_file(
     """Prepare a `.c`, `.ll` or `.bc` file."""
     suffix = path.suffix.lower()
     if suffix not in SOURCE_SUFFIXES:
-        raise NotIrError(f"{path}: unsupported file type {suffix or '(none)'}; expected .c, .ll or .bc")
+        raise NotIrError(
+            f"{path}: unsupported file type {suffix or '(none)'}; expected .c, .ll or .bc"
+        )
     try:
         content = path.read_bytes()
     except FileNotFoundError as exc:

@@ -137,9 +137,9 @@ def downgrade_ir(ir: str) -> str:
             if tok.text in DROPPED_ATTRIBUTES:
                 i = _skip_parenthesised(tokens, i + 1)
                 # Drop one separating space so "i32 noundef %x" becomes "i32 %x".
-                if out and out[-1].endswith(" ") and i < len(tokens):
-                    if tokens[i].text[:1] in (" ", ",", ")", "\n"):
-                        out[-1] = out[-1][:-1]
+                followed_by_separator = i < len(tokens) and tokens[i].text[:1] in " ,)\n"
+                if out and out[-1].endswith(" ") and followed_by_separator:
+                    out[-1] = out[-1][:-1]
                 continue
             replacement = CONSTANT_REPLACEMENTS.get(tok.text)
             if replacement is not None:

@@ -60,8 +60,9 @@ class ProgramBaselines:
 
     @classmethod
     def measure(cls, session: Any) -> ProgramBaselines:
-        return cls(**{field: int(session.observation[name])
-                      for field, name in cls._SERVICE_NAMES.items()})
+        return cls(
+            **{field: int(session.observation[name]) for field, name in cls._SERVICE_NAMES.items()}
+        )
 
 
 def _baselines_path(program: PreparedProgram) -> Any:
@@ -83,10 +84,10 @@ def store_baselines(program: PreparedProgram, baselines: ProgramBaselines) -> No
     tmp.replace(path)
 
 
-class LlvmCodeSizeEnv(gym.Env[Any, int]):
+class LlvmCodeSizeEnv(gym.Env[Any, Any]):
     """Choose LLVM passes one at a time to shrink a program; see the module docstring."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 (gymnasium declares it so)
 
     def __init__(
         self,
@@ -127,6 +128,7 @@ class LlvmCodeSizeEnv(gym.Env[Any, int]):
         self._ir_count = 0
         self._text_size: int | None = None
         self._needs_reset = True
+        self._last_had_effect = True
         self.service_restarts = 0
 
     # ----------------------------------------------------------------------------- gym API
@@ -162,6 +164,8 @@ class LlvmCodeSizeEnv(gym.Env[Any, int]):
         info = self._info()
         if failure is not None:
             info["failure"] = failure
+        else:
+            info["action_had_effect"] = self._last_had_effect
         return self._obs, float(reward), False, truncated, info
 
     def render(self) -> str | None:
@@ -229,7 +233,9 @@ class LlvmCodeSizeEnv(gym.Env[Any, int]):
                 cg_benchmark = service.make_benchmark(uri, self.program.bitcode)
                 if self._session is None:
                     self._session = service.make_session(cg_benchmark, self.step_timeout_s)
-                with service.watchdog(self._session, self.step_timeout_s):
+                with service.WATCHDOG.guard(
+                    service.service_pid(self._session), self.step_timeout_s
+                ):
                     self._session.reset(benchmark=cg_benchmark, timeout=self.step_timeout_s)
                     self._measure_start()
                 return
@@ -270,7 +276,7 @@ class LlvmCodeSizeEnv(gym.Env[Any, int]):
             wanted.append(spaces["ObjectTextSizeBytes"])
         started = time.monotonic()
         try:
-            with service.watchdog(session, self.step_timeout_s):
+            with service.WATCHDOG.guard(service.service_pid(session), self.step_timeout_s):
                 values, _, _, info = session.raw_step(
                     [index], wanted, [], timeout=self.step_timeout_s
                 )
@@ -283,6 +289,7 @@ class LlvmCodeSizeEnv(gym.Env[Any, int]):
                 f"{info['error_type']} after {elapsed:.1f} s applying -{ACTION_FLAGS[index]}: "
                 f"{str(info.get('error_details', ''))[:300]}"
             )
+        self._last_had_effect = not info.get("action_had_no_effect", False)
         self._ir_count = int(values[0])
         if self._obs_spec.service_name is None:
             self._obs = self._histogram.copy()

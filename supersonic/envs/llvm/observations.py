@@ -77,8 +77,10 @@ def programl_to_graph(graph: Any) -> spaces.GraphInstance:
     renumber = {node: i for i, (node, _) in enumerate(ordered)}
     nodes = np.array(
         [
-            (int(data.get("type", 0)),
-             zlib.crc32(str(data.get("text", "")).encode()) % PROGRAML_TEXT_BUCKETS)
+            (
+                int(data.get("type", 0)),
+                zlib.crc32(str(data.get("text", "")).encode()) % PROGRAML_TEXT_BUCKETS,
+            )
             for _, data in ordered
         ],
         dtype=np.int64,
@@ -99,15 +101,22 @@ OBSERVATIONS: dict[str, ObservationSpec] = {
     spec.name: spec
     for spec in (
         ObservationSpec(
-            "Autophase", "Autophase", _box(AUTOPHASE_DIM), _int_vector,
+            "Autophase",
+            "Autophase",
+            _box(AUTOPHASE_DIM),
+            _int_vector,
             "56 integer features of the module (Haj-Ali et al., 2020)",
         ),
         ObservationSpec(
-            "InstCount", "InstCount", _box(INSTCOUNT_DIM), _int_vector,
+            "InstCount",
+            "InstCount",
+            _box(INSTCOUNT_DIM),
+            _int_vector,
             "70 counts: total instructions, blocks, functions, then one per opcode",
         ),
         ObservationSpec(
-            "Inst2vec", "Inst2vec",
+            "Inst2vec",
+            "Inst2vec",
             lambda _steps: spaces.Sequence(
                 spaces.Box(-np.inf, np.inf, (INST2VEC_DIM,), np.float32), stack=True
             ),
@@ -115,7 +124,8 @@ OBSERVATIONS: dict[str, ObservationSpec] = {
             "one 200-d inst2vec embedding per instruction (N x 200 float32)",
         ),
         ObservationSpec(
-            "Programl", "Programl",
+            "Programl",
+            "Programl",
             lambda _steps: spaces.Graph(
                 node_space=spaces.Box(0, INT64_MAX, (2,), np.int64),
                 edge_space=spaces.Box(0, INT64_MAX, (2,), np.int64),
@@ -124,17 +134,22 @@ OBSERVATIONS: dict[str, ObservationSpec] = {
             "the ProGraML graph: nodes [type, text hash], edges [flow, position], links",
         ),
         ObservationSpec(
-            "Ir", "Ir",
+            "Ir",
+            "Ir",
             lambda _steps: spaces.Text(max_length=IR_MAX_CHARS, min_length=0, charset=ASCII),
             str,
             "the module's LLVM IR as text",
         ),
         ObservationSpec(
-            "IrInstructionCount", "IrInstructionCount", _box(1), _scalar,
+            "IrInstructionCount",
+            "IrInstructionCount",
+            _box(1),
+            _scalar,
             "the number of IR instructions, as a 1-element vector",
         ),
         ObservationSpec(
-            "ActionHistory", None,
+            "ActionHistory",
+            None,
             lambda steps: spaces.Box(0, max(steps, 1), (NUM_ACTIONS,), np.int64),
             _int_vector,
             "how many times each of the 124 passes was applied in this episode",

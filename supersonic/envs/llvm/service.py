@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -78,26 +79,54 @@ def service_pid(session: Any) -> int | None:
 
 
 WATCHDOG_GRACE_S = 2.0
+WATCHDOG_POLL_S = 0.25
 
 
 class Watchdog:
-    """Kill `pid` if the `with` block has not finished `deadline_s` seconds after it began."""
+    """Kills service processes whose calls have run past their deadlines.
 
-    def __init__(self, pid: int | None, deadline_s: float) -> None:
-        self.pid = pid
-        self.fired = False
-        self._timer = threading.Timer(deadline_s, self._fire)
-        self._timer.daemon = True
+    One daemon thread for the whole process polls the armed deadlines; arming and disarming a
+    call are single dict operations, so guarding a ~1 ms step costs next to nothing (a timer
+    thread per call cost more than 10% of a step).
+    """
 
-    def _fire(self) -> None:
-        if self.pid is not None:
-            self.fired = True
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self.pid, signal.SIGKILL)
+    def __init__(self) -> None:
+        self._armed: dict[object, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.fired = 0
 
-    def __enter__(self) -> Watchdog:
-        self._timer.start()
-        return self
+    def guard(self, pid: int | None, timeout_s: float) -> _Armed:
+        """`with WATCHDOG.guard(pid, t):` kills `pid` if the block runs past t + grace."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._watch, name="service-watchdog", daemon=True
+                    )
+                    self._thread.start()
+        return _Armed(self._armed, pid, timeout_s + WATCHDOG_GRACE_S)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(WATCHDOG_POLL_S)
+            now = time.monotonic()
+            for token, (deadline, pid) in list(self._armed.items()):
+                if now > deadline and self._armed.pop(token, None) is not None:
+                    self.fired += 1
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+
+
+class _Armed:
+    def __init__(
+        self, armed: dict[object, tuple[float, int]], pid: int | None, seconds: float
+    ) -> None:
+        self._armed, self._pid, self._seconds = armed, pid, seconds
+
+    def __enter__(self) -> None:
+        if self._pid is not None:
+            self._armed[self] = (time.monotonic() + self._seconds, self._pid)
 
     def __exit__(
         self,
@@ -105,12 +134,10 @@ class Watchdog:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._timer.cancel()
+        self._armed.pop(self, None)
 
 
-def watchdog(session: Any, timeout_s: float) -> Watchdog:
-    """A watchdog on `session`'s service for a call whose own deadline is `timeout_s`."""
-    return Watchdog(service_pid(session), timeout_s + WATCHDOG_GRACE_S)
+WATCHDOG = Watchdog()
 
 
 def close_session(session: Any) -> None:

@@ -82,6 +82,4 @@ def configure() -> Path:
 def is_ready() -> bool:
     """Whether the tool pack exists and every link in it resolves (no side effects)."""
     root = site_data_dir() / "llvm-v0"
-    return (root / ".unpacked").is_file() and all(
-        (root / "bin" / tool).exists() for tool in TOOLS
-    )
+    return (root / ".unpacked").is_file() and all((root / "bin" / tool).exists() for tool in TOOLS)

@@ -1,0 +1,243 @@
+"""The `supersonic` command line.
+
+Errors a user can cause (a missing program, a bad pass name, a broken machine set-up) end with a
+one-line `error: ...` on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from supersonic.envs import TASKS
+from supersonic.envs.errors import SupersonicEnvError
+from supersonic.envs.llvm.toolpack import ToolpackError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(fn: F) -> F:
+    """Turn errors the user can fix into one line and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (SupersonicEnvError, ToolpackError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except ValueError as exc:  # bad option values that click cannot express
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="supersonic-rl")
+def main() -> None:
+    """SuperSonic: find the RL architecture that best learns a code-optimization task."""
+
+
+task_option = click.option(
+    "--task",
+    type=click.Choice(TASKS),
+    default=TASKS[0],
+    show_default=True,
+    help="The code-optimization task.",
+)
+
+
+@main.command()
+@click.option("--fix", is_flag=True, help="Repair what can be repaired here (the tool pack).")
+def doctor(fix: bool) -> None:
+    """Check this machine for everything the tasks need."""
+    from supersonic.launch.doctor import run_checks
+
+    checks = run_checks(fix=fix)
+    width = max(len(c.name) for c in checks)
+    failed = False
+    for check in checks:
+        mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
+        click.echo(f"{mark}  {check.name.ljust(width)}  {check.detail}")
+        if not check.ok:
+            click.echo(f"      {''.ljust(width)}  fix: {check.fix}")
+            failed = failed or check.required
+    if failed:
+        click.echo("some required parts are missing: run the fixes above", err=True)
+        sys.exit(1)
+    click.echo("everything SuperSonic needs is here")
+
+
+@main.command()
+@task_option
+@click.option(
+    "--dataset",
+    default="builtin",
+    show_default=True,
+    help="builtin, llvm-stress:FIRST-LAST, csmith:FIRST-LAST, or a directory.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["train", "validation", "test"]),
+    default=None,
+    help="Only this split.",
+)
+@_user_errors
+def benchmarks(task: str, dataset: str, split: str | None) -> None:
+    """List benchmarks, one per line: URI, split, size in IR instructions."""
+    from supersonic.envs.llvm.benchmarks import resolve_dataset
+
+    data = resolve_dataset(dataset)
+    chosen = data.split(split) if split else list(data.benchmarks)
+    for bench in chosen:
+        try:
+            size: object = bench.prepare(max_instructions=None).ir_instructions
+        except SupersonicEnvError as exc:
+            size = f"unusable: {exc}"
+        click.echo(f"{bench.uri}\t{bench.split}\t{size}")
+
+
+@main.command()
+@task_option
+def actions(task: str) -> None:
+    """List the actions (LLVM passes): index and name."""
+    from supersonic.envs.llvm.actions import ACTION_FLAGS
+
+    for i, name in enumerate(ACTION_FLAGS):
+        click.echo(f"{i}\t-{name}")
+
+
+@main.command()
+@task_option
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    type=click.Choice(["random", "greedy"]),
+    default=("random", "greedy"),
+    show_default=True,
+    help="Repeat for several.",
+)
+@click.option(
+    "--program",
+    "programs",
+    multiple=True,
+    help="A built-in name, URI or .c/.ll/.bc file (repeatable); else --dataset.",
+)
+@click.option(
+    "--dataset",
+    default="builtin",
+    show_default=True,
+    help="builtin, llvm-stress:FIRST-LAST, csmith:FIRST-LAST, or a directory.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["train", "validation", "test"]),
+    default="validation",
+    show_default=True,
+)
+@click.option("--steps", type=int, default=None, help="Env-step budget per program and method.")
+@click.option("--seconds", type=float, default=None, help="Time budget per program and method.")
+@click.option(
+    "--episode-length",
+    type=int,
+    default=50,
+    show_default=True,
+    help="Random search's episode length (and greedy's longest sequence).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--jobs",
+    type=int,
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Parallel worker processes.",
+)
+@click.option(
+    "--no-validate",
+    is_flag=True,
+    help="Do not build and run optimized programs to check their output.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write every result to this JSON file.",
+)
+@_user_errors
+def baseline(
+    task: str,
+    methods: tuple[str, ...],
+    programs: tuple[str, ...],
+    dataset: str,
+    split: str,
+    steps: int | None,
+    seconds: float | None,
+    episode_length: int,
+    seed: int,
+    jobs: int,
+    no_validate: bool,
+    json_path: Path | None,
+) -> None:
+    """Random and greedy search over pass sequences, with the leaderboard metric vs -Oz."""
+    from supersonic.envs.llvm.benchmarks import resolve_benchmark, resolve_dataset
+    from supersonic.envs.llvm.search import Budget
+    from supersonic.launch.baselines import BaselineJob, results_table, run_jobs
+
+    if steps is None and seconds is None:
+        steps = 1000
+    budget = Budget(steps=steps, seconds=seconds)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    specs = (
+        [resolve_benchmark(p) for p in programs]
+        if programs
+        else resolve_dataset(dataset).split(split)
+    )
+    if not specs:
+        raise ValueError(f"no programs in the {split} split of {dataset}")
+    for spec in specs:  # fail fast, in this process, on a program that cannot be prepared
+        spec.prepare()
+    work = [
+        BaselineJob(spec, m, budget, seed, not no_validate, episode_length)
+        for spec in specs
+        for m in methods
+    ]
+    click.echo(
+        f"{len(work)} searches ({', '.join(methods)}) on {len(specs)} programs, "
+        f"budget {budget} each, {min(jobs, len(work))} workers",
+        err=True,
+    )
+    done = 0
+
+    def progress(result: Any) -> None:
+        nonlocal done
+        done += 1
+        click.echo(
+            f"[{done}/{len(work)}] {result.benchmark} {result.method}: "
+            f"metric {result.metric:.3f} ({result.validation.label})",
+            err=True,
+        )
+
+    results = run_jobs(work, workers=min(jobs, len(work)), on_result=progress)
+    click.echo(results_table(results))
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps(
+                [
+                    dict(asdict(r), metric=r.metric, oz_ratio=r.oz_ratio, passes=r.passes)
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
