@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages SuperSonic needs, only those missing (idempotent, quiet when done).
 set -euo pipefail
-PACKAGES="clang-14 llvm-14 libtinfo5 csmith libcsmith-dev"
+PACKAGES="clang-14 llvm-14 libtinfo5 csmith libcsmith-dev g++"
 missing=""
 for pkg in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -95,7 +95,7 @@ def results_table(results: Sequence[SearchResult]) -> str:
                 r.oz_ratio,
                 r.validation.label,
                 r.env_steps,
-                round(r.seconds, 1),
+                f"{r.seconds:.1f}",
             ]
         )
     for method in dict.fromkeys(r.method for r in results):
@@ -115,7 +115,7 @@ def results_table(results: Sequence[SearchResult]) -> str:
                 ratio.value,
                 "",
                 sum(r.env_steps for r in mine),
-                round(sum(r.seconds for r in mine), 1),
+                f"{sum(r.seconds for r in mine):.1f}",
             ]
         )
     return format_table(header, rows)

@@ -57,12 +57,11 @@ task_option = click.option(
 
 
 @main.command()
-@click.option("--fix", is_flag=True, help="Repair what can be repaired here (the tool pack).")
-def doctor(fix: bool) -> None:
+def doctor() -> None:
     """Check this machine for everything the tasks need."""
     from supersonic.launch.doctor import run_checks
 
-    checks = run_checks(fix=fix)
+    checks = run_checks()
     width = max(len(c.name) for c in checks)
     failed = False
     for check in checks:

@@ -7,7 +7,7 @@ fixes everything at once.
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import importlib
 import importlib.metadata
 import shutil
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from supersonic.envs.llvm import toolpack
 
-SYSTEM_FIX = "apt-get install -y clang-14 llvm-14 libtinfo5 csmith libcsmith-dev"
+SYSTEM_FIX = "apt-get install -y clang-14 llvm-14 libtinfo5 csmith libcsmith-dev g++"
 VENV_FIX = "make setup   (or: .venv/bin/pip install -e '.[dev]')"
 COMPILER_GYM_FIX = (
     "bash scripts/install-compiler-gym.sh .venv/bin/python   "
@@ -61,14 +61,11 @@ def check_llvm_tools() -> Check:
 
 
 def check_libtinfo5() -> Check:
-    found = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
-    ok = "libtinfo.so.5" in found
-    return Check(
-        "libtinfo5",
-        ok,
-        "libtinfo.so.5 (CompilerGym's service links it)" if ok else "libtinfo.so.5 not found",
-        SYSTEM_FIX,
-    )
+    try:
+        ctypes.CDLL("libtinfo.so.5")
+    except OSError:
+        return Check("libtinfo5", False, "libtinfo.so.5 not found", SYSTEM_FIX)
+    return Check("libtinfo5", True, "libtinfo.so.5 (CompilerGym's service links it)")
 
 
 def check_csmith() -> Check:
@@ -91,13 +88,21 @@ def check_compiler_gym() -> Check:
 
 
 def check_toolpack() -> Check:
+    """The tool pack is a rebuildable cache of links: create it when it is missing."""
     if toolpack.is_ready():
         return Check("compilergym tool pack", True, str(toolpack.site_data_dir() / "llvm-v0"))
+    try:
+        path = toolpack.ensure_toolpack()
+    except toolpack.ToolpackError as exc:
+        return Check("compilergym tool pack", False, str(exc), SYSTEM_FIX)
+    return Check("compilergym tool pack", True, f"created {path}")
+
+
+def check_host_compiler() -> Check:
+    """CompilerGym's LLVM env runs the system `c++` to find system headers when it starts."""
+    ok = shutil.which("c++") is not None
     return Check(
-        "compilergym tool pack",
-        False,
-        "offline LLVM tool pack missing or broken",
-        "supersonic doctor --fix",
+        "c++ (host compiler)", ok, "found" if ok else "no c++ on PATH", "apt-get install -y g++"
     )
 
 
@@ -174,6 +179,7 @@ CHECKS: tuple[Callable[[], Check], ...] = (
     check_csmith,
     check_compiler_gym,
     check_toolpack,
+    check_host_compiler,
     check_llvm_env,
     _package("torch", "torch", "2.13.0", "torch"),
     check_torch_device,
@@ -197,9 +203,20 @@ CHECKS: tuple[Callable[[], Check], ...] = (
 )
 
 
-def run_checks(fix: bool = False) -> list[Check]:
-    """Run every check (after repairing the tool pack when `fix`)."""
-    if fix:
-        with contextlib.suppress(toolpack.ToolpackError):  # the llvm tools check reports it
-            toolpack.ensure_toolpack()
-    return [check() for check in CHECKS]
+def run_checks() -> list[Check]:
+    """Run every check, in order."""
+    return [_run_check(check) for check in CHECKS]
+
+
+def _run_check(check: Callable[[], Check]) -> Check:
+    """A check that crashes is reported as failed, so the doctor itself never crashes."""
+    try:
+        return check()
+    except Exception as exc:
+        name = check.__name__.removeprefix("check_").replace("_", " ")
+        return Check(
+            name,
+            False,
+            f"the check failed: {type(exc).__name__}: {exc}"[:200],
+            "see the error above",
+        )
