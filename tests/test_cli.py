@@ -120,6 +120,13 @@ def test_empty_program_gets_a_one_line_error(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_program_over_the_size_limit_gets_a_one_line_error() -> None:
+    proc = run("baseline", "--program", "nqueens", "--steps", "10", "--max-instructions", "50")
+    assert proc.returncode == 2
+    assert "over the limit of 50" in proc.stderr and "nqueens" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_bad_budget_gets_a_one_line_error() -> None:
     proc = run("baseline", "--program", "nqueens", "--steps", "0")
     assert proc.returncode == 2 and "budget" in proc.stderr

@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from supersonic.envs.llvm.benchmarks import BenchmarkSpec
+from supersonic.envs.llvm.bitcode import DEFAULT_MAX_INSTRUCTIONS
 from supersonic.envs.llvm.env import LlvmCodeSizeEnv
 from supersonic.envs.llvm.metrics import geomean
 from supersonic.envs.llvm.search import Budget, SearchResult, greedy_search, random_search
@@ -28,10 +29,13 @@ class BaselineJob:
     seed: int = 0
     check: bool = True
     episode_length: int = 50
+    max_instructions: int | None = DEFAULT_MAX_INSTRUCTIONS
 
 
 def run_job(job: BaselineJob) -> SearchResult:
-    env = LlvmCodeSizeEnv(job.benchmark, max_episode_steps=job.episode_length)
+    env = LlvmCodeSizeEnv(
+        job.benchmark, max_episode_steps=job.episode_length, max_instructions=job.max_instructions
+    )
     try:
         if job.method == "random":
             return random_search(env, job.budget, seed=job.seed, check=job.check)

@@ -19,6 +19,7 @@ import click
 
 from supersonic.envs import TASKS
 from supersonic.envs.errors import SupersonicEnvError
+from supersonic.envs.llvm.bitcode import DEFAULT_MAX_INSTRUCTIONS
 from supersonic.envs.llvm.toolpack import ToolpackError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,6 +154,13 @@ def actions(task: str) -> None:
     show_default=True,
     help="Random search's episode length (and greedy's longest sequence).",
 )
+@click.option(
+    "--max-instructions",
+    type=int,
+    default=DEFAULT_MAX_INSTRUCTIONS,
+    show_default=True,
+    help="Refuse programs with more IR instructions than this.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--jobs",
@@ -185,6 +193,7 @@ def baseline(
     episode_length: int,
     seed: int,
     jobs: int,
+    max_instructions: int,
     no_validate: bool,
     json_path: Path | None,
 ) -> None:
@@ -206,9 +215,9 @@ def baseline(
     if not specs:
         raise ValueError(f"no programs in the {split} split of {dataset}")
     for spec in specs:  # fail fast, in this process, on a program that cannot be prepared
-        spec.prepare()
+        spec.prepare(max_instructions)
     work = [
-        BaselineJob(spec, m, budget, seed, not no_validate, episode_length)
+        BaselineJob(spec, m, budget, seed, not no_validate, episode_length, max_instructions)
         for spec in specs
         for m in methods
     ]

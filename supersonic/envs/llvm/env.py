@@ -152,9 +152,9 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
         if self._needs_reset or self._session is None:
             raise ResetNeeded("call reset() before step(), and again after an episode ends")
         previous = self._ir_count
-        failure = self._apply(index)
         self._actions.append(index)
         self._histogram[index] += 1
+        failure = self._apply(index)
         truncated = failure is not None or len(self._actions) >= self.max_episode_steps
         self._needs_reset = truncated
         if failure is not None:
@@ -293,7 +293,6 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
         self._ir_count = int(values[0])
         if self._obs_spec.service_name is None:
             self._obs = self._histogram.copy()
-            self._obs[index] += 1
         else:
             self._obs = self._obs_spec.convert(values[1])
         if self.object_size_in_info:
