@@ -48,6 +48,12 @@ def main() -> None:
     """SuperSonic: find the RL architecture that best learns a code-optimization task."""
 
 
+dataset_option = click.option(
+    "--dataset",
+    default="builtin",
+    show_default=True,
+    help="builtin, llvm-stress:FIRST-LAST, csmith:FIRST-LAST, or a directory.",
+)
 task_option = click.option(
     "--task",
     type=click.Choice(TASKS),
@@ -79,12 +85,7 @@ def doctor() -> None:
 
 @main.command()
 @task_option
-@click.option(
-    "--dataset",
-    default="builtin",
-    show_default=True,
-    help="builtin, llvm-stress:FIRST-LAST, csmith:FIRST-LAST, or a directory.",
-)
+@dataset_option
 @click.option(
     "--split",
     type=click.Choice(["train", "validation", "test"]),
@@ -133,12 +134,7 @@ def actions(task: str) -> None:
     multiple=True,
     help="A built-in name, URI or .c/.ll/.bc file (repeatable); else --dataset.",
 )
-@click.option(
-    "--dataset",
-    default="builtin",
-    show_default=True,
-    help="builtin, llvm-stress:FIRST-LAST, csmith:FIRST-LAST, or a directory.",
-)
+@dataset_option
 @click.option(
     "--split",
     type=click.Choice(["train", "validation", "test"]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from supersonic.envs.errors import (
     ProgramTooLargeError,
 )
 from supersonic.envs.llvm.downgrade import count_instructions, downgrade_ir
-from supersonic.envs.llvm.toolpack import llvm_tool
+from supersonic.envs.llvm.toolpack import llvm_tool, run_tool
 from supersonic.paths import cache_dir
 
 # Bump when anything below changes what a given input turns into (invalidates the cache).
@@ -37,7 +36,6 @@ CLANG_FLAGS = (
     "-emit-llvm",
     "-S",
 )
-TOOL_TIMEOUT_S = 120.0
 DEFAULT_MAX_INSTRUCTIONS = 100_000
 SOURCE_SUFFIXES = (".c", ".ll", ".bc")
 BITCODE_MAGIC = b"BC\xc0\xde"
@@ -53,27 +51,6 @@ class PreparedProgram:
     ir_instructions: int
     has_main: bool
     sha256: str
-
-
-def _first_error_line(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if "error" in line.lower():
-            return line
-    return lines[0] if lines else "no diagnostic"
-
-
-def _run(argv: list[str], data: bytes | None, name: str, error: type[Exception]) -> bytes:
-    try:
-        proc = subprocess.run(
-            argv, input=data, capture_output=True, timeout=TOOL_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise error(f"{name}: {Path(argv[0]).name} took over {TOOL_TIMEOUT_S:.0f} s") from exc
-    if proc.returncode != 0:
-        reason = _first_error_line(proc.stderr.decode(errors="replace"))
-        raise error(f"{name}: {reason}")
-    return proc.stdout
 
 
 def _cache_key(kind: str, content: bytes, extra: tuple[str, ...]) -> str:
@@ -141,7 +118,7 @@ def _from_llvm14_ir(ir: str, name: str) -> PreparedProgram:
     count = count_instructions(downgraded)
     if count == 0:
         raise EmptyProgramError(f"{name}: has no function bodies to optimize")
-    bitcode = _run(
+    bitcode = run_tool(
         [str(llvm_tool("llvm-as")), "-", "-o", "-"], downgraded.encode(), name, ConversionError
     )
     return PreparedProgram(
@@ -156,13 +133,13 @@ def _from_llvm14_ir(ir: str, name: str) -> PreparedProgram:
 def compile_c(source: bytes, name: str, cflags: tuple[str, ...] = ()) -> str:
     """clang-14 a C translation unit (given as bytes, read from stdin) to unoptimised IR text."""
     argv = [str(llvm_tool("clang")), *CLANG_FLAGS, *cflags, "-x", "c", "-", "-o", "-"]
-    return _run(argv, source, name, CompileError).decode()
+    return run_tool(argv, source, name, CompileError).decode()
 
 
 def parse_ir(content: bytes, name: str) -> str:
     """Parse and verify IR text or bitcode with opt-14; canonical text without debug info."""
     argv = [str(llvm_tool("opt")), "-S", "--strip-debug", "-", "-o", "-"]
-    return _run(argv, content, name, NotIrError).decode()
+    return run_tool(argv, content, name, NotIrError).decode()
 
 
 def is_bitcode(content: bytes) -> bool:

@@ -29,25 +29,17 @@ def _import_compiler_gym() -> Any:
 
 def compiler_gym_errors() -> tuple[type[BaseException], ...]:
     """The exception types a misbehaving service raises out of CompilerGym calls."""
-    from compiler_gym.errors import (
-        ServiceError,
-        ServiceInitError,
-        ServiceIsClosed,
-        ServiceOSError,
-        ServiceTransportError,
-        SessionNotFound,
-    )
+    from compiler_gym import errors
 
-    return (
-        ServiceError,
-        ServiceInitError,
-        ServiceIsClosed,
-        ServiceOSError,
-        ServiceTransportError,
-        SessionNotFound,
-        TimeoutError,
-        OSError,
+    names = (
+        "ServiceError",
+        "ServiceInitError",
+        "ServiceIsClosed",
+        "ServiceOSError",
+        "ServiceTransportError",
+        "SessionNotFound",
     )
+    return (*(getattr(errors, name) for name in names), TimeoutError, OSError)
 
 
 def make_session(benchmark: Any, rpc_timeout_s: float) -> Any:

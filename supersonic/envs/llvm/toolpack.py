@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from supersonic.paths import cache_dir
@@ -83,3 +84,32 @@ def is_ready() -> bool:
     """Whether the tool pack exists and every link in it resolves (no side effects)."""
     root = site_data_dir() / "llvm-v0"
     return (root / ".unpacked").is_file() and all((root / "bin" / tool).exists() for tool in TOOLS)
+
+
+TOOL_TIMEOUT_S = 120.0
+
+
+def first_error_line(stderr: str) -> str:
+    """The line of a tool's diagnostics that says what went wrong."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if "error" in line.lower():
+            return line
+    return lines[0] if lines else "no diagnostic"
+
+
+def run_tool(
+    argv: list[str],
+    data: bytes | None,
+    name: str,
+    error: type[Exception],
+    timeout_s: float = TOOL_TIMEOUT_S,
+) -> bytes:
+    """Run a compiler tool on `data`; its stdout, or `error("NAME: first error line")`."""
+    try:
+        proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"{name}: {Path(argv[0]).name} took over {timeout_s:.0f} s") from exc
+    if proc.returncode != 0:
+        raise error(f"{name}: {first_error_line(proc.stderr.decode(errors='replace'))}")
+    return proc.stdout

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supersonic.envs.llvm.bitcode import PreparedProgram
-from supersonic.envs.llvm.toolpack import llvm_tool
+from supersonic.envs.llvm.toolpack import llvm_tool, run_tool
 from supersonic.paths import cache_dir
 
 BUILD_TIMEOUT_S = 120.0
@@ -55,15 +55,7 @@ class BuildError(RuntimeError):
 def build_executable(bitcode: bytes, output: Path) -> None:
     """Compile and link bitcode into an executable with clang-14 -O0."""
     argv = [str(llvm_tool("clang")), "-O0", "-w", "-x", "ir", "-", "-o", str(output), "-lm"]
-    try:
-        proc = subprocess.run(
-            argv, input=bitcode, capture_output=True, timeout=BUILD_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"clang took over {BUILD_TIMEOUT_S:.0f} s to build it") from exc
-    if proc.returncode != 0:
-        first = (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[0]
-        raise BuildError(first)
+    run_tool(argv, bitcode, "clang", BuildError, BUILD_TIMEOUT_S)
 
 
 def run_executable(path: Path, timeout_s: float) -> RunOutcome:
