@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import gymnasium
 
+from supersonic.envs.task import Task, get_task, register_task, task_names
+
+__all__ = ["LLVM_CODESIZE_ID", "TASKS", "Task", "get_task"]
+
 LLVM_CODESIZE_ID = "supersonic/llvm-codesize-v0"
-# The tasks SuperSonic can run (the full Task registry with state and reward functions grows here).
-TASKS = ("llvm-codesize",)
+
+
+def _llvm_codesize() -> Task:
+    from supersonic.envs.llvm.task import llvm_codesize_task
+
+    return llvm_codesize_task()
+
+
+register_task("llvm-codesize", _llvm_codesize)
+TASKS = task_names()
 
 if LLVM_CODESIZE_ID not in gymnasium.registry:
     gymnasium.register(

@@ -245,3 +245,95 @@ def baseline(
                 indent=2,
             )
         )
+
+
+@main.command()
+@click.argument("config_path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the run keeps its files (default: runs/TIMESTAMP-NAME).",
+)
+@_user_errors
+def launch(config_path: Path | None, run_dir: Path | None) -> None:
+    """Run the architecture search: supervisor, one learner per candidate, N actors.
+
+    Without CONFIG_PATH it runs the embedded default: the LLVM code-size task on the built-in
+    training programs with three candidates, sized for a 2-core machine.
+    """
+    from supersonic.launch.config import ConfigError, load_config
+    from supersonic.launch.launcher import default_run_dir, results_table
+    from supersonic.launch.launcher import launch as run_launch
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    results = run_launch(
+        config, run_dir or default_run_dir(config), lambda line: click.echo(line, err=True)
+    )
+    click.echo(results_table(results))
+    if results.get("interrupted"):
+        sys.exit(130)
+
+
+@main.command()
+@click.option("--connect", required=True, help="The supervisor's endpoint, tcp://HOST:PORT.")
+@click.option("--ident", default="", help="A unique id (default: actor-HOST-PID).")
+@click.option("--label", default="", help="A free-form target label, e.g. the CPU model.")
+@click.option("--log-file", type=click.Path(path_type=Path), default=None)
+@click.option("--protocol-version", type=int, default=None, hidden=True)
+def actor(
+    connect: str, ident: str, label: str, log_file: Path | None, protocol_version: int | None
+) -> None:
+    """Run one actor that connects to a supervisor and works for it."""
+    from supersonic.actors.actor import ActorOptions, run_actor
+    from supersonic.protocol.messages import PROTOCOL_VERSION
+
+    sys.exit(
+        run_actor(
+            ActorOptions(
+                connect=connect,
+                ident=ident,
+                label=label,
+                log_path=log_file,
+                cores=os.cpu_count() or 1,
+                protocol_version=protocol_version or PROTOCOL_VERSION,
+            )
+        )
+    )
+
+
+@main.command(hidden=True)
+@click.option("--connect", required=True)
+@click.option("--task", required=True)
+@click.option("--candidate", "candidate_json", required=True, help="The CandidateSpec as JSON.")
+@click.option("--device", default="cpu")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--log-file", type=click.Path(path_type=Path), default=None)
+def learner(
+    connect: str,
+    task: str,
+    candidate_json: str,
+    device: str,
+    checkpoint_dir: Path | None,
+    log_file: Path | None,
+) -> None:
+    """Run the learner of one candidate (started by `supersonic launch`)."""
+    from supersonic.learners.learner import LearnerOptions, run_learner
+    from supersonic.protocol.messages import CandidateSpec
+
+    spec = CandidateSpec(**json.loads(candidate_json))
+    sys.exit(
+        run_learner(
+            LearnerOptions(
+                connect=connect,
+                task=task,
+                candidate=spec,
+                checkpoint_dir=checkpoint_dir,
+                device=device,
+                log_path=log_file,
+            )
+        )
+    )

@@ -1,0 +1,551 @@
+"""The actor process: compile-and-measure steps with a local policy, streamed to a learner.
+
+An actor connects to the supervisor (DEALER), says HELLO, heartbeats, and waits for an ASSIGN.
+Then it creates the task's env with the candidate's state and reward functions, subscribes to
+the candidate's weights (SUB) and pushes trajectory segments to its learner (PUSH). It acts with
+the newest weights it has (numpy only: an actor needs no torch), tags every segment with the
+weights version that produced it, and starts a new segment whenever new weights arrive.
+
+Flow control: the PUSH socket has a small high-water mark; when the learner falls behind, a
+segment cannot be sent, the actor stops stepping (bounded memory) and keeps heartbeating until
+it goes through. If the supervisor goes silent the actor reconnects with exponential backoff
+and carries on with its assignment meanwhile. SIGTERM/SIGINT flush the partial segment, say
+BYE and exit 0; a REJECT (e.g. another protocol version) is printed as one line, exit 3.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+
+from supersonic import logs
+from supersonic.actors.policy import NumpyPolicy
+from supersonic.envs import get_task
+from supersonic.envs.llvm.metrics import leaderboard_metric
+from supersonic.envs.task import RewardFunction, StateFunction
+from supersonic.protocol.messages import (
+    PROTOCOL_VERSION,
+    Assign,
+    Bye,
+    CandidateSpec,
+    EvalRequest,
+    EvalResult,
+    Heartbeat,
+    Hello,
+    Reject,
+    Release,
+    Stop,
+    Transitions,
+    Weights,
+    WeightsRequest,
+    Welcome,
+)
+from supersonic.protocol.transport import Channel, Received
+
+PUSH_HWM = 8  # segments queued towards the learner before the actor pauses
+EXIT_REJECTED = 3
+WEIGHTS_WAIT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ActorOptions:
+    connect: str  # the supervisor's control endpoint
+    ident: str = ""
+    label: str = ""
+    tasks: tuple[str, ...] = ("llvm-codesize",)
+    cores: int = 1
+    log_path: Path | None = None
+    protocol_version: int = PROTOCOL_VERSION  # only tests change this
+    reconnect_max_s: float = 10.0
+
+
+@dataclass
+class _Segment:
+    """Rows of one trajectory segment under construction."""
+
+    obs: list[np.ndarray] = field(default_factory=list)
+    actions: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    terminated: list[bool] = field(default_factory=list)
+    truncated: list[bool] = field(default_factory=list)
+    logp: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    episode_returns: list[float] = field(default_factory=list)
+    episode_scores: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+class _Work:
+    """One assignment: the env, sockets and episode state for one candidate."""
+
+    def __init__(self, assign: Assign, ctx: zmq.Context[zmq.Socket[bytes]], ident: str) -> None:
+        self.assign = assign
+        self.spec: CandidateSpec = assign.candidate
+        task = get_task_for(assign)
+        self.state_fn: StateFunction = task.state_fn(self.spec.state_fn)
+        self.reward_fn: RewardFunction = task.reward_fn(self.spec.reward_fn)
+        self.env: Any = task.make_env(
+            assign.programs[0],
+            observation=self.state_fn.observation,
+            max_episode_steps=assign.episode_length,
+        )
+        push = ctx.socket(zmq.PUSH)
+        push.setsockopt(zmq.SNDHWM, PUSH_HWM)
+        push.setsockopt(zmq.LINGER, 2000)
+        push.connect(assign.transitions_endpoint)
+        self.push = Channel(push, ident)
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt_string(zmq.SUBSCRIBE, self.spec.name)
+        sub.connect(assign.weights_endpoint)
+        self.sub = Channel(sub, ident, topic=True)
+        self.rng = np.random.default_rng(assign.seed)
+        self.policy: NumpyPolicy | None = None
+        self.version = -1
+        self.segment = _Segment()
+        self.pending: Transitions | None = None  # a segment the learner could not take yet
+        self.batch_seq = 0
+        self.obs: np.ndarray | None = None  # None: start a new episode at the next step
+        self.ir_count = 0
+        self.best_count = 0
+        self.episode_return = 0.0
+        self.last_weights_request = 0.0
+        self.stream = True  # False: build no segments at all (benchmarks of the env alone)
+
+    def close(self) -> None:
+        self.env.close()
+        self.push.socket.close()
+        self.sub.socket.close()
+
+
+def get_task_for(assign: Assign) -> Any:
+    return get_task(assign.task)
+
+
+class Actor:
+    """See the module docstring."""
+
+    def __init__(self, options: ActorOptions) -> None:
+        self.options = options
+        self.ident = options.ident or f"actor-{socket.gethostname()}-{os.getpid()}"
+        self.log = logs.configure("actor", self.ident, options.log_path)
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.control: Channel | None = None
+        self.work: _Work | None = None
+        self.evals: list[EvalRequest] = []
+        self.stopping = False
+        self.exit_code = 0
+        self.heartbeat_interval = 1.0
+        self.heartbeat_timeout = 6.0
+        self.last_heard = time.monotonic()
+        self.last_heartbeat = 0.0
+        self.backoff = 0.5
+        self.welcomed = False
+        self.env_steps = 0
+        self.rate = _Rate()
+
+    # ------------------------------------------------------------------------ main loop
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self._connect()
+        try:
+            while not self.stopping:
+                self._pump(0 if self._can_step() else 50)
+                self._keep_alive()
+                if self.stopping:
+                    break
+                if self.evals and self._ready_for_eval(self.evals[0]):
+                    self._evaluate(self.evals.pop(0))
+                elif self._can_step():
+                    self._step()
+        except Exception:
+            self.log.exception("actor_crash")
+            self.exit_code = 1
+        finally:
+            self._shutdown()
+        return self.exit_code
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.log.info("actor_signal", signal=signal.Signals(signum).name)
+        self.stopping = True
+
+    def _can_step(self) -> bool:
+        w = self.work
+        return w is not None and w.policy is not None and w.pending is None
+
+    # ----------------------------------------------------------------- control channel
+    def _connect(self) -> None:
+        if self.control is not None:
+            self.control.socket.close(linger=0)
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.options.connect)
+        self.control = Channel(
+            sock, self.ident, on_reject=self._bad_message, version=self.options.protocol_version
+        )
+        self.welcomed = False
+        self.last_heard = time.monotonic()
+        self._send_hello()
+        self.log.info("actor_connect", endpoint=self.options.connect)
+
+    def _send_hello(self) -> None:
+        assert self.control is not None
+        hello = Hello(
+            role="actor",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            tasks=list(self.options.tasks),
+            cores=self.options.cores,
+            label=self.options.label,
+        )
+        self.control.send(hello)
+
+    def _bad_message(self, reason: str) -> None:
+        self.log.warning("message_rejected", reason=reason)
+
+    def _keep_alive(self) -> None:
+        now = time.monotonic()
+        if now - self.last_heartbeat >= self.heartbeat_interval:
+            self.last_heartbeat = now
+            self._send_control(self._heartbeat())
+        w = self.work
+        if w is not None and w.policy is None and now - w.last_weights_request > 2.0:
+            w.last_weights_request = now
+            self._send_control(WeightsRequest(candidate=w.spec.name, have_version=w.version))
+        if w is not None and w.pending is not None:
+            self._try_send(w)
+        if now - self.last_heard > self.heartbeat_timeout + self.backoff:
+            self.log.warning(
+                "supervisor_silent", seconds=round(now - self.last_heard, 1), backoff_s=self.backoff
+            )
+            self.backoff = min(self.backoff * 2, self.options.reconnect_max_s)
+            self._connect()
+
+    def _heartbeat(self) -> Heartbeat:
+        w = self.work
+        state = "idle" if w is None else ("evaluating" if self.evals else "training")
+        return Heartbeat(
+            state=state,
+            candidate=w.spec.name if w else "",
+            env_steps=self.env_steps,
+            steps_per_s=self.rate.value,
+            policy_version=w.version if w else -1,
+        )
+
+    def _send_control(self, message: Any) -> None:
+        if self.control is not None:
+            self.control.send(message, block=False)
+
+    def _pump(self, timeout_ms: int) -> None:
+        """Handle every message waiting on the control and weights sockets."""
+        assert self.control is not None
+        poller = zmq.Poller()
+        poller.register(self.control.socket, zmq.POLLIN)
+        w = self.work
+        if w is not None:
+            poller.register(w.sub.socket, zmq.POLLIN)
+        events = dict(poller.poll(timeout_ms))
+        if self.control.socket in events:
+            while (received := self.control.recv(block=False)) is not None:
+                self._on_control(received)
+                if self.control is None or self.stopping:
+                    return
+        w = self.work
+        if w is not None and w.sub.socket in events:
+            latest: Weights | None = None
+            while (received := w.sub.recv(block=False)) is not None:
+                if isinstance(received.message, Weights):
+                    latest = received.message
+            if latest is not None:
+                self._on_weights(w, latest)
+
+    def _on_control(self, received: Received) -> None:
+        self.last_heard = time.monotonic()
+        msg = received.message
+        if isinstance(msg, Welcome):
+            self.welcomed = True
+            self.backoff = 0.5
+            self.heartbeat_interval = msg.heartbeat_interval_s
+            self.heartbeat_timeout = msg.heartbeat_timeout_s
+            self.log.info("actor_welcome", run_id=msg.run_id)
+        elif isinstance(msg, Reject):
+            print(f"error: the supervisor refused this actor: {msg.reason}", file=sys.stderr)
+            self.log.error("actor_rejected", reason=msg.reason)
+            self.exit_code = EXIT_REJECTED
+            self.stopping = True
+        elif isinstance(msg, Assign):
+            self._on_assign(msg)
+        elif isinstance(msg, Release):
+            if self.work is not None and self.work.spec.name == msg.candidate:
+                self._drop_work(f"released: {msg.reason}")
+        elif isinstance(msg, EvalRequest):
+            self.evals.append(msg)
+        elif isinstance(msg, Stop):
+            self.log.info("actor_stop", reason=msg.reason)
+            self.stopping = True
+        # HEARTBEAT answers only prove the supervisor is alive (last_heard above).
+
+    # ---------------------------------------------------------------------- assignment
+    def _on_assign(self, assign: Assign) -> None:
+        if self.work is not None:
+            self._drop_work(f"reassigned to {assign.candidate.name}")
+        try:
+            self.work = _Work(assign, self.ctx, self.ident)
+        except Exception as exc:  # a bad assignment must not kill the actor
+            self.log.error("assign_failed", candidate=assign.candidate.name, error=str(exc))
+            self.work = None
+            return
+        self.log.info(
+            "actor_assigned", candidate=assign.candidate.name, programs=len(assign.programs)
+        )
+        self._send_control(WeightsRequest(candidate=assign.candidate.name, have_version=-1))
+        self.work.last_weights_request = time.monotonic()
+
+    def _drop_work(self, reason: str) -> None:
+        w = self.work
+        assert w is not None
+        self._flush(w, cut=True)
+        if w.pending is not None:
+            self._try_send(w, block_s=2.0)
+        self.evals = [e for e in self.evals if e.candidate != w.spec.name]
+        w.close()
+        self.work = None
+        self.log.info("actor_released", candidate=w.spec.name, reason=reason)
+
+    def _on_weights(self, w: _Work, weights: Weights) -> None:
+        if weights.candidate != w.spec.name or weights.version <= w.version:
+            return
+        try:
+            policy = NumpyPolicy(dict(weights.arch), dict(weights.tensors))
+        except ValueError as exc:
+            self.log.error("bad_weights", candidate=w.spec.name, error=str(exc))
+            return
+        if policy.obs_dim != w.state_fn.dim:
+            self.log.error(
+                "bad_weights",
+                candidate=w.spec.name,
+                error=f"policy expects {policy.obs_dim} inputs, state has {w.state_fn.dim}",
+            )
+            return
+        self._flush(w)  # a segment holds transitions of one policy version only
+        w.policy, w.version = policy, weights.version
+
+    # ------------------------------------------------------------------------- stepping
+    def _start_episode(self, w: _Work) -> None:
+        program = w.assign.programs[int(w.rng.integers(len(w.assign.programs)))]
+        raw, info = w.env.reset(options={"benchmark": program})
+        w.obs = w.state_fn(raw)
+        w.ir_count = w.best_count = int(info["ir_instruction_count"])
+        w.episode_return = 0.0
+
+    def _step(self) -> None:
+        w = self.work
+        assert w is not None and w.policy is not None
+        if w.obs is None:
+            self._start_episode(w)
+        assert w.obs is not None
+        action, logp, value = w.policy.act(w.obs, w.rng)
+        raw, env_reward, terminated, truncated, info = w.env.step(action)
+        if "failure" in info:
+            reward = float(env_reward)
+            self.log.warning("env_failure", candidate=w.spec.name, failure=info["failure"])
+        else:
+            count = int(info["ir_instruction_count"])
+            reward = w.reward_fn(w.ir_count, count, w.env.baselines)
+            w.ir_count = count
+            w.best_count = min(w.best_count, count)
+        seg = w.segment
+        if w.stream:
+            seg.obs.append(w.obs)
+            seg.actions.append(action)
+            seg.rewards.append(reward)
+            seg.terminated.append(bool(terminated))
+            seg.truncated.append(bool(truncated))
+            seg.logp.append(logp)
+            seg.values.append(value)
+        w.episode_return += reward
+        self.env_steps += 1
+        self.rate.tick()
+        if terminated or truncated:
+            b = w.env.baselines
+            seg.episode_returns.append(w.episode_return)
+            seg.episode_scores.append(leaderboard_metric(b.ir_o0, b.ir_oz, w.best_count))
+            w.obs = None
+        else:
+            w.obs = w.state_fn(raw)
+        if w.stream and len(seg) >= w.assign.batch_size:
+            self._flush(w)
+
+    def _flush(self, w: _Work, cut: bool = False) -> None:
+        """Turn the rows collected so far into a TRANSITIONS message and try to send it.
+
+        `cut` marks the last row truncated: the episode will not continue (release, eval).
+        """
+        seg = w.segment
+        if not len(seg):
+            return
+        if cut and w.obs is not None:
+            seg.truncated[-1] = True
+            w.obs = None
+        bootstrap = 0.0
+        if w.obs is not None and w.policy is not None:
+            bootstrap = float(w.policy.value(w.obs))
+        w.pending = Transitions(
+            candidate=w.spec.name,
+            actor=self.ident,
+            batch_seq=w.batch_seq,
+            policy_version=w.version,
+            obs=np.stack(seg.obs).astype(np.float32, copy=False),
+            actions=np.asarray(seg.actions, dtype=np.int64),
+            rewards=np.asarray(seg.rewards, dtype=np.float32),
+            terminated=np.asarray(seg.terminated, dtype=bool),
+            truncated=np.asarray(seg.truncated, dtype=bool),
+            logp=np.asarray(seg.logp, dtype=np.float32),
+            values=np.asarray(seg.values, dtype=np.float32),
+            bootstrap_value=float(bootstrap),
+            episode_returns=seg.episode_returns,
+            episode_scores=seg.episode_scores,
+        )
+        w.batch_seq += 1
+        w.segment = _Segment()
+        self._try_send(w)
+
+    def _try_send(self, w: _Work, block_s: float = 0.0) -> None:
+        assert w.pending is not None
+        deadline = time.monotonic() + block_s
+        while True:
+            if w.push.send(w.pending, block=False):
+                w.pending = None
+                return
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.01)
+
+    # ----------------------------------------------------------------------- evaluation
+    def _ready_for_eval(self, request: EvalRequest) -> bool:
+        w = self.work
+        if w is None or w.spec.name != request.candidate:
+            self._send_control(self._eval_error(request, "not assigned to this candidate"))
+            self.evals.pop(0)
+            return False
+        return w.policy is not None and w.version >= request.min_version
+
+    def _eval_error(self, request: EvalRequest, error: str) -> EvalResult:
+        return EvalResult(
+            eval_id=request.eval_id,
+            candidate=request.candidate,
+            policy_version=-1,
+            programs=list(request.programs),
+            ir_counts=[],
+            ir_o0=[],
+            ir_oz=[],
+            metrics=[],
+            env_steps=0,
+            error=error,
+        )
+
+    def _evaluate(self, request: EvalRequest) -> None:
+        """Run the policy deterministically on each program; the best count along the rollout
+        counts, as a deployed policy keeps the best module it has seen."""
+        w = self.work
+        assert w is not None and w.policy is not None
+        self._flush(w, cut=True)
+        policy, version = w.policy, w.version
+        counts, o0, oz, metrics = [], [], [], []
+        steps = 0
+        self.log.info(
+            "eval_start",
+            candidate=w.spec.name,
+            eval_id=request.eval_id,
+            policy_version=version,
+            programs=len(request.programs),
+        )
+        for program in request.programs:
+            raw, info = w.env.reset(options={"benchmark": program})
+            best = int(info["ir_instruction_count"])
+            for _ in range(request.episode_length):
+                action, _, _ = policy.act(w.state_fn(raw), w.rng, deterministic=True)
+                raw, _, _, truncated, info = w.env.step(action)
+                steps += 1
+                if "failure" in info:
+                    break
+                best = min(best, int(info["ir_instruction_count"]))
+                if truncated:
+                    break
+            b = w.env.baselines
+            counts.append(best)
+            o0.append(b.ir_o0)
+            oz.append(b.ir_oz)
+            metrics.append(leaderboard_metric(b.ir_o0, b.ir_oz, best))
+            self._pump(0)  # stay responsive (heartbeat answers, STOP) between programs
+            self._keep_alive()
+            if self.stopping or self.work is not w:
+                return
+        w.obs = None
+        self._send_control(
+            EvalResult(
+                eval_id=request.eval_id,
+                candidate=w.spec.name,
+                policy_version=version,
+                programs=list(request.programs),
+                ir_counts=counts,
+                ir_o0=o0,
+                ir_oz=oz,
+                metrics=metrics,
+                env_steps=steps,
+            )
+        )
+        self.log.info(
+            "eval_done",
+            candidate=w.spec.name,
+            eval_id=request.eval_id,
+            policy_version=version,
+            metrics=[round(m, 4) for m in metrics],
+        )
+
+    # ------------------------------------------------------------------------- shutdown
+    def _shutdown(self) -> None:
+        if self.work is not None and self.exit_code == 0:
+            self._drop_work("shutting down")
+        elif self.work is not None:
+            self.work.close()
+            self.work = None
+        if self.control is not None:
+            if self.exit_code == 0:
+                self.control.send(Bye(reason="stopped"), block=False)
+            self.control.socket.close(linger=500)
+        self.ctx.term()
+        self.log.info("actor_exit", code=self.exit_code, env_steps=self.env_steps)
+
+
+class _Rate:
+    """Steps per second, as an exponential moving average over ~5 s."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self._count = 0
+        self._since = time.monotonic()
+
+    def tick(self) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if now - self._since >= 1.0:
+            current = self._count / (now - self._since)
+            self.value = current if self.value == 0 else 0.8 * self.value + 0.2 * current
+            self._count, self._since = 0, now
+
+
+def run_actor(options: ActorOptions) -> int:
+    return Actor(options).run()

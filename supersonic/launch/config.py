@@ -1,0 +1,218 @@
+"""The run configuration (`RUN.toml`), its validation, and the embedded default.
+
+Everything a user can get wrong is checked at load time with a one-line message that lists the
+valid choices: an unknown task, algorithm, state or reward function, a hyperparameter outside
+its declared range, an empty candidate list, budgets that make no sense.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supersonic.envs import get_task
+from supersonic.protocol.messages import CandidateSpec
+
+
+class ConfigError(ValueError):
+    """The run configuration is invalid; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    task: str
+    candidates: tuple[CandidateSpec, ...]
+    actors: int = 2
+    seed: int = 0
+    steps_per_candidate: int = 10_000
+    episode_length: int = 30
+    batch_size: int = 64
+    train: str = ""  # dataset:split; empty means the task's own
+    validation: str = ""
+    eval_initial: bool = True
+    heartbeat_interval_s: float = 1.0
+    heartbeat_timeout_s: float = 6.0
+    device: str = "cpu"
+    baseline_random: bool = True
+    bind_host: str = "127.0.0.1"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["candidates"] = [asdict(c) for c in self.candidates]
+        return data
+
+
+DEFAULT_CONFIG = """\
+# The embedded default: three PPO candidates that differ in state and reward, on the LLVM
+# code-size task, sized for a 2-core machine (a few minutes).
+[run]
+name = "llvm-codesize-default"
+task = "llvm-codesize"
+actors = 2
+seed = 0
+steps_per_candidate = 8000
+episode_length = 25
+batch_size = 64
+eval_initial = true
+
+[[candidates]]
+name = "ppo-autophase-ir_oz"
+algorithm = "ppo"
+state_fn = "autophase"
+reward_fn = "ir_oz"
+hyperparameters = { rollout_steps = 1024, minibatch_size = 128, ent_coef = 0.01, lr = 0.001 }
+
+[[candidates]]
+name = "ppo-instcount-ir_oz"
+algorithm = "ppo"
+state_fn = "instcount_norm"
+reward_fn = "ir_oz"
+hyperparameters = { rollout_steps = 1024, minibatch_size = 128, ent_coef = 0.01, lr = 0.001 }
+
+[[candidates]]
+name = "ppo-autophase-log_ratio"
+algorithm = "ppo"
+state_fn = "autophase"
+reward_fn = "log_ratio"
+hyperparameters = { rollout_steps = 1024, minibatch_size = 128, ent_coef = 0.01, lr = 0.001 }
+"""
+
+_RUN_KEYS = {f for f in RunConfig.__dataclass_fields__ if f not in ("candidates",)}
+_CANDIDATE_KEYS = {"name", "algorithm", "state_fn", "reward_fn", "hyperparameters", "seed"}
+
+
+def load_config(path: Path | None) -> RunConfig:
+    """Parse and validate `path`, or the embedded default when `path` is None."""
+    if path is None:
+        return parse_config(DEFAULT_CONFIG, "<embedded default>")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, origin: str) -> RunConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    run = data.get("run", {})
+    unknown = set(run) - _RUN_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown [run] key(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(_RUN_KEYS))}"
+        )
+    raw_candidates = data.get("candidates", [])
+    if not raw_candidates:
+        raise ConfigError(f"{origin}: no [[candidates]]: give at least one candidate")
+    base_seed = int(run.get("seed", 0))
+    candidates = tuple(_candidate(c, i, base_seed, origin) for i, c in enumerate(raw_candidates))
+    try:
+        config = RunConfig(candidates=candidates, **{"name": "run", "task": "llvm-codesize", **run})
+    except TypeError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    validate(config, origin)
+    return config
+
+
+def _candidate(raw: dict[str, Any], index: int, base_seed: int, origin: str) -> CandidateSpec:
+    unknown = set(raw) - _CANDIDATE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{origin}: candidate {index}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(_CANDIDATE_KEYS))}"
+        )
+    missing = {"algorithm", "state_fn", "reward_fn"} - set(raw)
+    if missing:
+        raise ConfigError(f"{origin}: candidate {index}: missing {', '.join(sorted(missing))}")
+    name = raw.get("name") or f"{raw['algorithm']}-{raw['state_fn']}-{raw['reward_fn']}"
+    return CandidateSpec(
+        name=str(name),
+        algorithm=str(raw["algorithm"]),
+        state_fn=str(raw["state_fn"]),
+        reward_fn=str(raw["reward_fn"]),
+        hyperparameters=dict(raw.get("hyperparameters", {})),
+        seed=int(raw.get("seed", base_seed + index)),
+    )
+
+
+def validate(config: RunConfig, origin: str = "config") -> None:
+    """Check every name against the registries and every number against its range."""
+    from supersonic.learners.algorithm import algorithm_class
+
+    try:
+        task = get_task(config.task)
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    checks = [
+        (config.actors >= 1, "actors must be >= 1"),
+        (
+            config.steps_per_candidate >= config.batch_size,
+            "steps_per_candidate must be >= batch_size",
+        ),
+        (config.episode_length >= 1, "episode_length must be >= 1"),
+        (config.batch_size >= 1, "batch_size must be >= 1"),
+        (config.heartbeat_interval_s > 0, "heartbeat_interval_s must be > 0"),
+        (
+            config.heartbeat_timeout_s > 2 * config.heartbeat_interval_s,
+            "heartbeat_timeout_s must be more than twice heartbeat_interval_s",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{origin}: {message}")
+    names = [c.name for c in config.candidates]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{origin}: candidate names must be unique")
+    for c in config.candidates:
+        where = f"{origin}: candidate {c.name}"
+        if c.algorithm not in task.algorithms:
+            raise ConfigError(
+                f"{where}: unknown algorithm {c.algorithm!r}; choose one of "
+                f"{', '.join(task.algorithms)}"
+            )
+        try:
+            task.state_fn(c.state_fn)
+            task.reward_fn(c.reward_fn)
+            algorithm_class(c.algorithm).resolve_hparams(c.hyperparameters)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
+def dataset_and_split(spec: str) -> tuple[str, str]:
+    """`builtin:train` -> ("builtin", "train"); generator specs keep their own colon."""
+    dataset, sep, split = spec.rpartition(":")
+    if sep and split in ("train", "validation", "test"):
+        return dataset, split
+    raise ConfigError(f"{spec!r}: expected DATASET:SPLIT, e.g. builtin:train")
+
+
+def resolve_programs(spec: str) -> list[str]:
+    from supersonic.envs.llvm.benchmarks import resolve_dataset
+
+    dataset, split = dataset_and_split(spec)
+    return [b.uri for b in resolve_dataset(dataset).split(split)]
+
+
+@dataclass
+class RunPaths:
+    """Where a run keeps its files."""
+
+    root: Path
+    config: Path = field(init=False)
+    events: Path = field(init=False)
+    logs: Path = field(init=False)
+    checkpoints: Path = field(init=False)
+    results: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.config = self.root / "config.json"
+        self.events = self.root / "events.jsonl"
+        self.logs = self.root / "logs"
+        self.checkpoints = self.root / "checkpoints"
+        self.results = self.root / "results.json"

@@ -1,0 +1,260 @@
+"""`supersonic launch`: the supervisor here, one learner per candidate and N actors as children.
+
+Children are separate processes (`python -m supersonic learner|actor ...`), each in this
+process's session and with a parent-death signal, so that nothing outlives the launch: on the
+end of the run, on Ctrl-C (SIGINT reaches the whole foreground group; each child shuts down
+cleanly) and on any failure, `ProcessGroup.stop` sends SIGTERM, waits, then SIGKILLs
+stragglers; if the launcher itself is killed, the kernel sends the children SIGTERM.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from supersonic.envs.llvm.metrics import geomean
+from supersonic.launch.config import RunConfig, RunPaths, resolve_programs
+from supersonic.launch.supervisor import Supervisor
+from supersonic.launch.tables import format_table
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+class ProcessGroup:
+    """Child processes started by this launch, stopped together."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.children: list[Child] = []
+
+    def start(self, name: str, args: list[str]) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.out"
+        argv = [sys.executable, "-m", "supersonic", *args]
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        child = Child(name, argv, process, log)
+        self.children.append(child)
+        return child
+
+    def restart(self, child: Child) -> Child:
+        """Start `child`'s command again (same name and log); returns the new child."""
+        with child.log.open("ab") as out:
+            process = subprocess.Popen(
+                child.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        return Child(child.name, child.argv, process, child.log)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        for child in self.children:
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in self.children:
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+
+    def pids(self) -> dict[str, int]:
+        return {c.name: c.process.pid for c in self.children}
+
+
+MAX_LEARNER_RESTARTS = 3
+
+
+class ChildWatch:
+    """Restarts a learner that exits before its candidate is done (it resumes from its last
+    checkpoint); after MAX_LEARNER_RESTARTS the candidate is failed so the run can finish.
+    Actors are interchangeable: one that dies is simply declared dead by the supervisor."""
+
+    def __init__(
+        self, group: ProcessGroup, supervisor: Supervisor, echo: Callable[[str], None]
+    ) -> None:
+        self.group, self.supervisor, self.echo = group, supervisor, echo
+        self.restarts: dict[str, int] = {}
+        self.next_check = 0.0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now < self.next_check:
+            return
+        self.next_check = now + 1.0
+        for i, child in enumerate(self.group.children):
+            if not child.name.startswith("learner-") or child.process.poll() is None:
+                continue
+            candidate = child.name.removeprefix("learner-")
+            if self.supervisor.is_done(candidate):
+                continue
+            count = self.restarts.get(candidate, 0) + 1
+            self.restarts[candidate] = count
+            code = child.process.returncode
+            if count > MAX_LEARNER_RESTARTS:
+                self.supervisor.fail_candidate(
+                    candidate, f"learner exited with status {code} {count - 1} times"
+                )
+                continue
+            self.echo(f"learner of {candidate} exited with status {code}: restart {count}")
+            self.supervisor.log.warning(
+                "learner_restart", candidate=candidate, code=code, restart=count
+            )
+            self.group.children[i] = self.group.restart(child)
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{stamp}-{config.name}"
+
+
+def launch(config: RunConfig, run_dir: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    """Run the whole search on this machine; returns the results (also in RUN_DIR)."""
+    paths = RunPaths(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths.config.write_text(json.dumps(config.to_dict(), indent=2))
+    supervisor = Supervisor(config, paths)
+    (run_dir / "endpoint").write_text(supervisor.endpoint + "\n")
+    group = ProcessGroup(paths.logs)
+    try:
+        for spec in config.candidates:
+            group.start(
+                f"learner-{spec.name}",
+                [
+                    "learner",
+                    "--connect",
+                    supervisor.endpoint,
+                    "--task",
+                    config.task,
+                    "--candidate",
+                    json.dumps(asdict(spec)),
+                    "--device",
+                    config.device,
+                    "--checkpoint-dir",
+                    str(paths.checkpoints / spec.name),
+                    "--log-file",
+                    str(paths.logs / f"learner-{spec.name}.jsonl"),
+                ],
+            )
+        for i in range(config.actors):
+            group.start(
+                f"actor-{i}",
+                [
+                    "actor",
+                    "--connect",
+                    supervisor.endpoint,
+                    "--ident",
+                    f"actor-{i}",
+                    "--log-file",
+                    str(paths.logs / f"actor-{i}.jsonl"),
+                ],
+            )
+        (run_dir / "processes.json").write_text(json.dumps(group.pids(), indent=2))
+        echo(
+            f"run {run_dir}: supervisor at {supervisor.endpoint}, "
+            f"{len(config.candidates)} learners, {config.actors} actors"
+        )
+        started = time.monotonic()
+        watch = ChildWatch(group, supervisor, echo)
+        try:
+            results = supervisor.run(on_progress=echo, on_tick=watch.check)
+        except KeyboardInterrupt:
+            echo("interrupted: stopping every process")
+            supervisor.request_stop()
+            supervisor.stop_everyone("interrupted")
+            results = supervisor.results()
+            results["interrupted"] = True
+        results["seconds"] = round(time.monotonic() - started, 1)
+    finally:
+        group.stop()
+        supervisor.close()
+    if config.baseline_random and not results.get("interrupted"):
+        results["random_search"] = random_search_same_steps(config, results, echo)
+    paths.results.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def random_search_same_steps(
+    config: RunConfig, results: dict[str, Any], echo: Callable[[str], None]
+) -> dict[str, Any]:
+    """Random search on the validation programs with the env steps each candidate used."""
+    from supersonic.envs.llvm.benchmarks import resolve_benchmark
+    from supersonic.envs.llvm.search import Budget
+    from supersonic.launch.baselines import BaselineJob, run_jobs
+
+    programs = resolve_programs(config.validation or "builtin:validation")
+    steps = max(int(c["env_steps"]) for c in results["candidates"])
+    per_program = max(1, steps // len(programs))
+    echo(f"random search with the same env steps ({steps}, {per_program} per program)")
+    jobs = [
+        BaselineJob(
+            resolve_benchmark(p),
+            "random",
+            Budget(steps=per_program),
+            seed=config.seed,
+            check=False,
+            episode_length=config.episode_length,
+        )
+        for p in programs
+    ]
+    found = run_jobs(jobs, workers=2)
+    return {
+        "env_steps": per_program * len(programs),
+        "score": geomean(r.metric for r in found).value,
+        "metrics": [r.metric for r in found],
+        "programs": programs,
+    }
+
+
+def results_table(results: dict[str, Any]) -> str:
+    header = ["candidate", "algorithm", "state", "reward", "env steps", "initial", "final"]
+    rows: list[list[object]] = []
+    for c in results["candidates"]:
+        spec, scores = c["spec"], c["scores"]
+        rows.append(
+            [
+                spec["name"],
+                spec["algorithm"],
+                spec["state_fn"],
+                spec["reward_fn"],
+                c["env_steps"],
+                scores.get("initial", {}).get("score"),
+                scores.get("final", {}).get("score"),
+            ]
+        )
+    random = results.get("random_search")
+    if random:
+        rows.append(["random search", "", "", "", random["env_steps"], "", random["score"]])
+    return format_table(header, rows)

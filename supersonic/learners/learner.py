@@ -1,0 +1,369 @@
+"""The learner process: one per candidate; trains its algorithm on the actors' transitions.
+
+It binds a PULL endpoint for transitions and a PUB endpoint for weights, reports both in its
+HELLO to the supervisor, feeds each trajectory segment to the algorithm (which knows nothing of
+ZeroMQ), and after every update publishes the new weights (topic = candidate name). Weights are
+also re-published every second so that actors that subscribed late get them without a round
+trip; a WEIGHTS_REQUEST forwarded by the supervisor publishes at once. Checkpoints are written
+atomically every few updates and on exit, and a learner restarted on the same checkpoint
+directory resumes from the last one. Per-actor `batch_seq` numbers count lost and duplicated
+segments (duplicates are dropped).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import zmq
+
+from supersonic import logs
+from supersonic.envs import get_task
+from supersonic.learners.algorithm import Algorithm, Batch, make_algorithm
+from supersonic.protocol.messages import (
+    Bye,
+    CandidateSpec,
+    Heartbeat,
+    Hello,
+    Reject,
+    Scalar,
+    Score,
+    Stop,
+    Transitions,
+    Weights,
+    WeightsRequest,
+    Welcome,
+)
+from supersonic.protocol.transport import Channel, Received
+
+PULL_HWM = 16
+MAX_DRAIN = 64  # segments taken per loop turn, so control messages are never starved
+EXIT_REJECTED = 3
+
+
+@dataclass(frozen=True)
+class LearnerOptions:
+    connect: str  # the supervisor's control endpoint
+    task: str
+    candidate: CandidateSpec
+    ident: str = ""
+    checkpoint_dir: Path | None = None
+    device: str = "cpu"
+    log_path: Path | None = None
+    bind_host: str = "127.0.0.1"
+    republish_s: float = 1.0
+    checkpoint_every: int = 5  # updates
+
+
+class Learner:
+    """See the module docstring."""
+
+    def __init__(self, options: LearnerOptions) -> None:
+        self.options = options
+        self.spec = options.candidate
+        self.ident = options.ident or f"learner-{self.spec.name}"
+        self.log = logs.configure("learner", self.ident, options.log_path)
+        task = get_task(options.task)
+        state_fn = task.state_fn(self.spec.state_fn)
+        self.obs_dim, self.n_actions = state_fn.dim, task.n_actions
+        self.algo: Algorithm = make_algorithm(
+            self.spec.algorithm,
+            state_fn.dim,
+            task.n_actions,
+            self.spec.hyperparameters,
+            device=options.device,
+            seed=self.spec.seed,
+        )
+        self.restored = self._restore()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        pull = self.ctx.socket(zmq.PULL)
+        pull.setsockopt(zmq.RCVHWM, PULL_HWM)
+        pull.setsockopt(zmq.LINGER, 0)
+        self.transitions_endpoint = _bind(pull, options.bind_host)
+        self.pull = Channel(pull, self.ident, on_reject=self._bad_message)
+        pub = self.ctx.socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 0)
+        self.weights_endpoint = _bind(pub, options.bind_host)
+        self.pub = Channel(pub, self.ident, topic=True)
+        self.control: Channel | None = None
+        self.stopping = False
+        self.exit_code = 0
+        self.heartbeat_interval = 1.0
+        self.heartbeat_timeout = 6.0
+        self.last_heard = time.monotonic()
+        self.last_heartbeat = 0.0
+        self.last_publish = 0.0
+        self.backoff = 0.5
+        self.received = 0  # transitions received (accepted or stale)
+        self.next_seq: dict[str, int] = {}
+        self.lost_segments = 0
+        self.bad_segments = 0
+        self.duplicate_segments = 0
+        self.updates_since_checkpoint = 0
+        self.last_metrics: dict[str, float] = {}
+        self.episode_scores: list[float] = []
+
+    # ------------------------------------------------------------------------ main loop
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self._connect()
+        self.log.info(
+            "learner_start",
+            candidate=self.spec.name,
+            algorithm=self.spec.algorithm,
+            transitions=self.transitions_endpoint,
+            weights=self.weights_endpoint,
+            device=self.options.device,
+            restored_version=self.algo.version if self.restored else None,
+        )
+        self._publish()
+        try:
+            while not self.stopping:
+                self._pump(100)
+                if self.algo.ready():
+                    self._update()
+                self._keep_alive()
+        except Exception:
+            # A bug must be loud (traceback in the log, exit status 1) and must not look like a
+            # clean stop to the supervisor; the launcher restarts us from the last checkpoint.
+            self.log.exception("learner_crash", candidate=self.spec.name)
+            self.exit_code = 1
+        finally:
+            self._shutdown()
+        return self.exit_code
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.log.info("learner_signal", signal=signal.Signals(signum).name)
+        self.stopping = True
+
+    def _pump(self, timeout_ms: int) -> None:
+        assert self.control is not None
+        poller = zmq.Poller()
+        poller.register(self.control.socket, zmq.POLLIN)
+        poller.register(self.pull.socket, zmq.POLLIN)
+        events = dict(poller.poll(timeout_ms))
+        if self.control.socket in events:
+            while (received := self.control.recv(block=False)) is not None:
+                self._on_control(received)
+        if self.pull.socket in events:
+            for _ in range(MAX_DRAIN):
+                received = self.pull.recv(block=False)
+                if received is None:
+                    break
+                if isinstance(received.message, Transitions):
+                    self._on_transitions(received.message)
+
+    def _on_transitions(self, t: Transitions) -> None:
+        if t.candidate != self.spec.name:
+            self.log.warning("foreign_transitions", candidate=t.candidate, actor=t.actor)
+            return
+        expected = self.next_seq.get(t.actor)
+        if expected is not None and t.batch_seq < expected:
+            self.duplicate_segments += 1
+            return
+        if expected is not None and t.batch_seq > expected:
+            self.lost_segments += t.batch_seq - expected
+        self.next_seq[t.actor] = t.batch_seq + 1
+        try:
+            batch = Batch(
+                obs=t.obs,
+                actions=t.actions,
+                rewards=t.rewards,
+                terminated=t.terminated,
+                truncated=t.truncated,
+                logp=t.logp,
+                values=t.values,
+                bootstrap_value=t.bootstrap_value,
+                policy_version=t.policy_version,
+            )
+            if batch.obs.shape[1] != self.obs_dim:
+                raise ValueError(f"obs has {batch.obs.shape[1]} features, not {self.obs_dim}")
+            if int(batch.actions.max(initial=0)) >= self.n_actions:
+                raise ValueError(f"an action is out of range 0..{self.n_actions - 1}")
+        except ValueError as exc:  # a malformed segment is dropped, never fatal
+            self.bad_segments += 1
+            self.log.warning("bad_transitions", actor=t.actor, error=str(exc))
+            return
+        self.received += len(batch)
+        self.episode_scores.extend(t.episode_scores)
+        self.algo.add(batch)
+
+    def _update(self) -> None:
+        started = time.monotonic()
+        metrics = self.algo.update()
+        self.last_metrics = {k: float(v) for k, v in metrics.items()}
+        recent = self.episode_scores[-50:]
+        self.log.info(
+            "learner_update",
+            candidate=self.spec.name,
+            version=self.algo.version,
+            seconds=round(time.monotonic() - started, 3),
+            received=self.received,
+            episode_score=round(sum(recent) / len(recent), 4) if recent else None,
+            metrics={k: round(v, 5) for k, v in self.last_metrics.items()},
+        )
+        self._publish()
+        self.updates_since_checkpoint += 1
+        if self.updates_since_checkpoint >= self.options.checkpoint_every:
+            self._checkpoint()
+
+    def _publish(self) -> None:
+        arch, tensors = self.algo.policy_weights()
+        self.pub.send(
+            Weights(
+                candidate=self.spec.name,
+                version=self.algo.version,
+                arch=dict[str, Scalar](arch),
+                tensors=tensors,
+            ),
+            topic=self.spec.name,
+            block=False,
+        )
+        self.last_publish = time.monotonic()
+
+    # ----------------------------------------------------------------- control channel
+    def _connect(self) -> None:
+        if self.control is not None:
+            self.control.socket.close(linger=0)
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.options.connect)
+        self.control = Channel(sock, self.ident, on_reject=self._bad_message)
+        self.last_heard = time.monotonic()
+        self.control.send(
+            Hello(
+                role="learner",
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                tasks=[self.options.task],
+                cores=1,
+                candidate=self.spec,
+                transitions_endpoint=self.transitions_endpoint,
+                weights_endpoint=self.weights_endpoint,
+            )
+        )
+
+    def _bad_message(self, reason: str) -> None:
+        self.log.warning("message_rejected", reason=reason)
+
+    def _on_control(self, received: Received) -> None:
+        self.last_heard = time.monotonic()
+        msg = received.message
+        if isinstance(msg, Welcome):
+            self.backoff = 0.5
+            self.heartbeat_interval = msg.heartbeat_interval_s
+            self.heartbeat_timeout = msg.heartbeat_timeout_s
+        elif isinstance(msg, WeightsRequest):
+            self._publish()
+        elif isinstance(msg, Score):
+            self.log.info(
+                "learner_score",
+                candidate=msg.candidate,
+                version=msg.policy_version,
+                score=msg.score,
+                stage=msg.stage,
+            )
+        elif isinstance(msg, Stop):
+            self.log.info("learner_stop", reason=msg.reason)
+            self.stopping = True
+        elif isinstance(msg, Reject):
+            print(f"error: the supervisor refused this learner: {msg.reason}", file=sys.stderr)
+            self.exit_code = EXIT_REJECTED
+            self.stopping = True
+
+    def _keep_alive(self) -> None:
+        now = time.monotonic()
+        if now - self.last_heartbeat >= self.heartbeat_interval:
+            self.last_heartbeat = now
+            assert self.control is not None
+            self.control.send(
+                Heartbeat(
+                    state="training",
+                    candidate=self.spec.name,
+                    env_steps=self.received,
+                    policy_version=self.algo.version,
+                    metrics={
+                        "updates": self.algo.version,
+                        "dropped_stale": self.algo.dropped_stale,
+                        "lost_segments": self.lost_segments,
+                        "duplicate_segments": self.duplicate_segments,
+                        **{k: round(v, 5) for k, v in self.last_metrics.items()},
+                    },
+                ),
+                block=False,
+            )
+        if now - self.last_publish >= self.options.republish_s:
+            self._publish()
+        if now - self.last_heard > self.heartbeat_timeout + self.backoff:
+            self.log.warning("supervisor_silent", seconds=round(now - self.last_heard, 1))
+            self.backoff = min(self.backoff * 2, 10.0)
+            self._connect()
+
+    # ---------------------------------------------------------------------- checkpoints
+    def _checkpoint_path(self) -> Path | None:
+        d = self.options.checkpoint_dir
+        return None if d is None else d / "latest.pt"
+
+    def _checkpoint(self) -> None:
+        path = self._checkpoint_path()
+        self.updates_since_checkpoint = 0
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save({"algorithm": self.algo.state_dict(), "spec_name": self.spec.name}, tmp)
+        os.replace(tmp, path)
+        self.log.info(
+            "learner_checkpoint",
+            candidate=self.spec.name,
+            version=self.algo.version,
+            path=str(path),
+        )
+
+    def _restore(self) -> bool:
+        path = self._checkpoint_path()
+        if path is None or not path.exists():
+            return False
+        state = torch.load(path, weights_only=True)
+        if state.get("spec_name") != self.spec.name:
+            raise ValueError(
+                f"{path} is a checkpoint of {state.get('spec_name')}, not of {self.spec.name}"
+            )
+        self.algo.load_state_dict(state["algorithm"])
+        return True
+
+    def _shutdown(self) -> None:
+        if self.exit_code == 0:
+            self._checkpoint()
+        if self.control is not None:
+            if self.exit_code == 0:
+                self.control.send(Bye(reason="stopped"), block=False)
+            self.control.socket.close(linger=500)
+        self.pull.socket.close()
+        self.pub.socket.close()
+        self.ctx.term()
+        self.log.info(
+            "learner_exit",
+            candidate=self.spec.name,
+            version=self.algo.version,
+            transitions=self.received,
+            lost_segments=self.lost_segments,
+            duplicate_segments=self.duplicate_segments,
+        )
+
+
+def _bind(sock: zmq.Socket[bytes], host: str) -> str:
+    sock.bind(f"tcp://{host}:*")
+    return str(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+
+
+def run_learner(options: LearnerOptions) -> int:
+    return Learner(options).run()

@@ -1,0 +1,259 @@
+"""Every message of the SuperSonic wire protocol, as a typed dataclass.
+
+On the wire a message is a msgpack map `{v, t, src, seq, ...fields}` (see `codec` and
+docs/protocol.md). The field names here are the wire names. Field types are limited to what the
+codec can check: str, int, float, bool, lists of those, `dict[str, Scalar]`, numpy arrays,
+`dict[str, ndarray]`, and the nested `CandidateSpec`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Union
+
+import numpy as np
+
+PROTOCOL_VERSION = 1
+
+# A JSON-like scalar: what `dict[str, Scalar]` fields (hyperparameters, metrics, log fields) hold.
+Scalar = Union[str, int, float, bool, None]  # noqa: UP007 (get_type_hints needs a runtime type)
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """One RL architecture to try: algorithm x state function x reward function (+ its seed)."""
+
+    name: str
+    algorithm: str
+    state_fn: str
+    reward_fn: str
+    hyperparameters: dict[str, Scalar] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Header:
+    """The fields every message carries."""
+
+    v: int  # protocol version of the sender
+    t: str  # message type, e.g. "HELLO"
+    src: str  # sender id, unique in the run (e.g. "actor-host-1234")
+    seq: int  # per-sender sequence number, starting at 0
+
+
+class Message:
+    """Base of all message types; `TYPE` is the value of the wire field `t`."""
+
+    TYPE: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class Hello(Message):
+    """First message of an actor or learner to the supervisor."""
+
+    TYPE: ClassVar[str] = "HELLO"
+    role: str  # "actor" or "learner"
+    host: str
+    pid: int
+    tasks: list[str] = field(default_factory=list)  # tasks this process can run
+    cores: int = 1
+    label: str = ""  # free-form target label (e.g. the CPU model of a board)
+    candidate: CandidateSpec | None = None  # learners: the candidate they train
+    transitions_endpoint: str = ""  # learners: where actors PUSH transitions
+    weights_endpoint: str = ""  # learners: where actors SUBscribe to weights
+
+
+@dataclass(frozen=True)
+class Welcome(Message):
+    """The supervisor accepted a HELLO."""
+
+    TYPE: ClassVar[str] = "WELCOME"
+    run_id: str
+    heartbeat_interval_s: float
+    heartbeat_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Reject(Message):
+    """The supervisor refused a HELLO (e.g. another protocol version); the peer must exit."""
+
+    TYPE: ClassVar[str] = "REJECT"
+    reason: str
+    supervisor_version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class Heartbeat(Message):
+    """Liveness and progress, both ways: peers send them, the supervisor answers each one."""
+
+    TYPE: ClassVar[str] = "HEARTBEAT"
+    state: str = ""  # actors: idle / training / evaluating; learners: training
+    candidate: str = ""
+    env_steps: int = 0  # actors: env steps taken in total; learners: transitions consumed
+    steps_per_s: float = 0.0
+    policy_version: int = 0
+    metrics: dict[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assign(Message):
+    """Supervisor -> actor: collect experience for a candidate, from these programs."""
+
+    TYPE: ClassVar[str] = "ASSIGN"
+    candidate: CandidateSpec
+    transitions_endpoint: str
+    weights_endpoint: str
+    programs: list[str]
+    episode_length: int
+    batch_size: int  # transitions per TRANSITIONS message
+    seed: int
+    task: str = "llvm-codesize"  # the task whose env, state and reward functions to use
+
+
+@dataclass(frozen=True)
+class Release(Message):
+    """Supervisor -> actor: stop working for this candidate (flush what you have)."""
+
+    TYPE: ClassVar[str] = "RELEASE"
+    candidate: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Transitions(Message):
+    """Actor -> learner: one contiguous trajectory segment from one env, N steps long.
+
+    Row i is (obs_i, action_i, reward_i, terminated_i, truncated_i) with the behaviour policy's
+    log-probability and value estimate; `bootstrap_value` is V(obs after the last row) when the
+    segment ends mid-episode (0 otherwise).
+    """
+
+    TYPE: ClassVar[str] = "TRANSITIONS"
+    candidate: str
+    actor: str
+    batch_seq: int  # per (actor, candidate) sequence number, to detect loss and duplicates
+    policy_version: int  # the weights version that chose these actions
+    obs: np.ndarray  # float32 [N, D]
+    actions: np.ndarray  # int64 [N]
+    rewards: np.ndarray  # float32 [N]
+    terminated: np.ndarray  # bool [N]
+    truncated: np.ndarray  # bool [N]
+    logp: np.ndarray  # float32 [N]
+    values: np.ndarray  # float32 [N]
+    bootstrap_value: float = 0.0
+    episode_returns: list[float] = field(default_factory=list)  # episodes that ended here
+    episode_scores: list[float] = field(default_factory=list)  # their task metric
+
+
+@dataclass(frozen=True)
+class Weights(Message):
+    """Learner -> actors (PUB, topic = candidate name): a versioned policy.
+
+    `arch` describes the network so that actors can run it without the learner's code. It holds
+    only scalars, so layer lists are comma-separated strings; for the MLP:
+    {"kind": "mlp", "activation": "tanh", "pi_layers": "pi.0,pi.1,pi.2", "v_layers": "v.0,v.1,v.2"}
+    with tensors "<layer>.weight" [out, in] and "<layer>.bias" [out] (see docs/protocol.md).
+    """
+
+    TYPE: ClassVar[str] = "WEIGHTS"
+    candidate: str
+    version: int
+    arch: dict[str, Scalar]
+    tensors: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class WeightsRequest(Message):
+    """Actor -> supervisor -> learner: I am new (or behind); publish your weights now."""
+
+    TYPE: ClassVar[str] = "WEIGHTS_REQUEST"
+    candidate: str
+    have_version: int = -1
+
+
+@dataclass(frozen=True)
+class EvalRequest(Message):
+    """Supervisor -> actor: run the candidate's policy deterministically on these programs."""
+
+    TYPE: ClassVar[str] = "EVAL_REQUEST"
+    eval_id: str
+    candidate: str
+    programs: list[str]
+    min_version: int  # wait for weights at least this new before evaluating
+    episode_length: int
+
+
+@dataclass(frozen=True)
+class EvalResult(Message):
+    """Actor -> supervisor: per-program results of an EVAL_REQUEST."""
+
+    TYPE: ClassVar[str] = "EVAL_RESULT"
+    eval_id: str
+    candidate: str
+    policy_version: int
+    programs: list[str]
+    ir_counts: list[int]
+    ir_o0: list[int]
+    ir_oz: list[int]
+    metrics: list[float]  # the task metric per program (leaderboard metric for LLVM)
+    env_steps: int
+    error: str = ""  # non-empty when the evaluation could not run
+
+
+@dataclass(frozen=True)
+class Score(Message):
+    """Supervisor -> learner: the candidate's validation score at a policy version."""
+
+    TYPE: ClassVar[str] = "SCORE"
+    candidate: str
+    policy_version: int
+    score: float
+    stage: str = ""
+
+
+@dataclass(frozen=True)
+class Log(Message):
+    """Any process -> supervisor: a structured log event to write into the run's events."""
+
+    TYPE: ClassVar[str] = "LOG"
+    level: str
+    event: str
+    fields: dict[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stop(Message):
+    """Supervisor -> any process: finish cleanly and exit."""
+
+    TYPE: ClassVar[str] = "STOP"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Bye(Message):
+    """Any process -> supervisor: I am leaving (after STOP, SIGTERM or a fatal error)."""
+
+    TYPE: ClassVar[str] = "BYE"
+    reason: str = ""
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello,
+        Welcome,
+        Reject,
+        Heartbeat,
+        Assign,
+        Release,
+        Transitions,
+        Weights,
+        WeightsRequest,
+        EvalRequest,
+        EvalResult,
+        Score,
+        Log,
+        Stop,
+        Bye,
+    )
+}

@@ -1,0 +1,282 @@
+"""The distributed runtime with real processes, real sockets and the real LLVM env.
+
+Each scenario is a real `supersonic launch` in a subprocess (supervisor, one learner process
+per candidate, actor processes) with a small config, checked afterwards through its
+`results.json` and `events.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+ROOT = Path(__file__).resolve().parents[1]
+HEARTBEAT_TIMEOUT_S = 4.0
+
+
+def write_config(
+    path: Path, *, candidates: int, actors: int, steps: int, programs: str = "builtin:validation"
+) -> Path:
+    lines = [
+        "[run]",
+        'name = "test"',
+        'task = "llvm-codesize"',
+        f"actors = {actors}",
+        f"steps_per_candidate = {steps}",
+        "episode_length = 20",
+        "batch_size = 32",
+        f'train = "{programs}"',
+        'validation = "builtin:validation"',
+        "heartbeat_interval_s = 0.5",
+        f"heartbeat_timeout_s = {HEARTBEAT_TIMEOUT_S}",
+        "baseline_random = false",
+    ]
+    for i in range(candidates):
+        state = ("autophase", "instcount_norm")[i % 2]
+        lines += [
+            "[[candidates]]",
+            f'name = "ppo-{i}"',
+            'algorithm = "ppo"',
+            f'state_fn = "{state}"',
+            'reward_fn = "ir_oz"',
+            "hyperparameters = { rollout_steps = 512, minibatch_size = 128, lr = 0.001, "
+            "epochs = 4 }",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_launch(config: Path, run_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "supersonic", "launch", str(config), "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def events(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "events.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def no_process_left(pids: list[int]) -> bool:
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().split()[2] != "Z":
+                return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def learning_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict]]:
+    """Supervisor + 2 learners + 3 actors, trained long enough to learn something."""
+    tmp = tmp_path_factory.mktemp("learning")
+    config = write_config(tmp / "run.toml", candidates=2, actors=3, steps=4000)
+    run_dir = tmp / "run"
+    proc = start_launch(config, run_dir)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    yield run_dir, json.loads((run_dir / "results.json").read_text())
+
+
+def test_transitions_flow_and_learner_versions_advance(learning_run: tuple[Path, dict]) -> None:
+    run_dir, results = learning_run
+    assert len(results["candidates"]) == 2
+    for c in results["candidates"]:
+        assert c["phase"] == "done"
+        assert c["env_steps"] >= 4000
+        assert c["version"] >= 4  # at least one PPO update per 512 transitions... and more
+        assert c["scores"]["final"]["policy_version"] >= 1  # the actor used new weights
+        assert c["scores"]["initial"]["policy_version"] == 0
+    learner_log = (run_dir / "logs" / "learner-ppo-0.jsonl").read_text()
+    assert '"event": "learner_update"' in learner_log
+    assert '"lost_segments": 0' in learner_log.splitlines()[-1]
+
+
+def test_a_ppo_candidate_improves_over_its_initial_policy(learning_run: tuple[Path, dict]) -> None:
+    _, results = learning_run
+    gains = [
+        c["scores"]["final"]["score"] - c["scores"]["initial"]["score"]
+        for c in results["candidates"]
+    ]
+    assert max(gains) > 0.1, gains
+
+
+def test_every_process_of_the_run_is_gone(learning_run: tuple[Path, dict]) -> None:
+    run_dir, _ = learning_run
+    pids = list(json.loads((run_dir / "processes.json").read_text()).values())
+    assert wait_for(lambda: no_process_left(pids), 10, "children to exit")
+
+
+def test_killed_actor_is_noticed_and_a_restarted_one_rejoins(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "run.toml", candidates=1, actors=2, steps=3000)
+    run_dir = tmp_path / "run"
+    proc = start_launch(config, run_dir)
+    try:
+        wait_for(
+            lambda: any(
+                e.get("event") == "assign" and e.get("actor") == "actor-1" for e in events(run_dir)
+            ),
+            120,
+            "actor-1 to get work",
+        )
+        wait_for(
+            lambda: any(
+                e.get("event") == "learner_update"
+                for e in map(json.loads, _lines(run_dir / "logs" / "learner-ppo-0.jsonl"))
+            ),
+            120,
+            "a first update",
+        )
+        pid = json.loads((run_dir / "processes.json").read_text())["actor-1"]
+        killed_at = time.time()
+        os.kill(pid, signal.SIGKILL)
+        dead = wait_for(
+            lambda: [
+                e
+                for e in events(run_dir)
+                if e.get("event") == "peer_dead" and e.get("peer") == "actor-1"
+            ],
+            30,
+            "peer_dead",
+        )
+        noticed_after = _ts(dead[0]) - killed_at
+        assert noticed_after <= HEARTBEAT_TIMEOUT_S + 2.0
+        endpoint = (run_dir / "endpoint").read_text().strip()
+        rejoin = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "supersonic",
+                "actor",
+                "--connect",
+                endpoint,
+                "--ident",
+                "actor-new",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(
+                lambda: any(
+                    e.get("event") == "assign" and e.get("actor") == "actor-new"
+                    for e in events(run_dir)
+                ),
+                60,
+                "the new actor to get work",
+            )
+            _, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err[-3000:]
+            assert rejoin.wait(timeout=30) == 0  # STOPped cleanly at the end of the run
+        finally:
+            if rejoin.poll() is None:
+                rejoin.kill()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["candidates"][0]["phase"] == "done"
+    assert "actor-1" in results["dead_peers"]
+
+
+def test_wrong_protocol_version_is_refused_and_garbage_is_survived(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "run.toml", candidates=1, actors=1, steps=1500)
+    run_dir = tmp_path / "run"
+    proc = start_launch(config, run_dir)
+    try:
+        endpoint = wait_for(
+            lambda: (run_dir / "endpoint").exists() and (run_dir / "endpoint").read_text().strip(),
+            60,
+            "the endpoint",
+        )
+        # Garbage at the control socket: random bytes, a truncated map, a wrong type.
+        ctx = zmq.Context()
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.connect(endpoint)
+        for frames in (
+            [os.urandom(64)],
+            [b"\x85\xa1v\x01"],
+            [b"\x81\xa1t\xa5HELLO"],
+            [b"", b"\xc1"],
+            [b"\x93\x01\x02\x03"],
+        ):
+            dealer.send_multipart(frames)
+        dealer.close(0)
+        ctx.term()
+        old = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "supersonic",
+                "actor",
+                "--connect",
+                endpoint,
+                "--ident",
+                "actor-old",
+                "--protocol-version",
+                "99",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert old.returncode != 0
+        lines = old.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ")
+        assert "protocol version 99" in lines[0]
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rejected = [e for e in events(run_dir) if e.get("event") == "message_rejected"]
+    assert len(rejected) >= 4
+    assert json.loads((run_dir / "results.json").read_text())["rejected_messages"] >= 4
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _ts(event: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(event["ts"].replace("Z", "+00:00")).timestamp()
