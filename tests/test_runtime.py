@@ -122,9 +122,10 @@ def test_transitions_flow_and_learner_versions_advance(learning_run: tuple[Path,
         assert c["version"] >= 4  # at least one PPO update per 512 transitions... and more
         assert c["scores"]["final"]["policy_version"] >= 1  # the actor used new weights
         assert c["scores"]["initial"]["policy_version"] == 0
-    learner_log = (run_dir / "logs" / "learner-ppo-0.jsonl").read_text()
-    assert '"event": "learner_update"' in learner_log
-    assert '"lost_segments": 0' in learner_log.splitlines()[-1]
+    learner_events = [json.loads(line) for line in _lines(run_dir / "logs" / "learner-ppo-0.jsonl")]
+    assert any(e["event"] == "learner_update" for e in learner_events)
+    exit_event = next(e for e in learner_events if e["event"] == "learner_exit")
+    assert exit_event["lost_segments"] == 0 and exit_event["duplicate_segments"] == 0
 
 
 def test_a_ppo_candidate_improves_over_its_initial_policy(learning_run: tuple[Path, dict]) -> None:

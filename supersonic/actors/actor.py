@@ -138,7 +138,7 @@ class Actor:
 
     def __init__(self, options: ActorOptions) -> None:
         self.options = options
-        self.ident = options.ident or f"actor-{socket.gethostname()}-{os.getpid()}"
+        self.ident = options.ident or default_ident()
         self.log = logs.configure("actor", self.ident, options.log_path)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.control: Channel | None = None
@@ -545,6 +545,10 @@ class _Rate:
             current = self._count / (now - self._since)
             self.value = current if self.value == 0 else 0.8 * self.value + 0.2 * current
             self._count, self._since = 0, now
+
+
+def default_ident() -> str:
+    return f"actor-{socket.gethostname()}-{os.getpid()}"
 
 
 def run_actor(options: ActorOptions) -> int:

@@ -282,27 +282,38 @@ def launch(config_path: Path | None, run_dir: Path | None) -> None:
 @click.option("--connect", required=True, help="The supervisor's endpoint, tcp://HOST:PORT.")
 @click.option("--ident", default="", help="A unique id (default: actor-HOST-PID).")
 @click.option("--label", default="", help="A free-form target label, e.g. the CPU model.")
-@click.option("--log-file", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--log-file",
+    default=None,
+    help="Where to write JSON event lines ('-' for stderr; default: "
+    "~/.cache/supersonic/logs/IDENT.jsonl).",
+)
 @click.option("--protocol-version", type=int, default=None, hidden=True)
 def actor(
-    connect: str, ident: str, label: str, log_file: Path | None, protocol_version: int | None
+    connect: str, ident: str, label: str, log_file: str | None, protocol_version: int | None
 ) -> None:
     """Run one actor that connects to a supervisor and works for it."""
-    from supersonic.actors.actor import ActorOptions, run_actor
+    from supersonic.actors.actor import ActorOptions, default_ident, run_actor
+    from supersonic.paths import cache_dir
     from supersonic.protocol.messages import PROTOCOL_VERSION
 
-    sys.exit(
-        run_actor(
-            ActorOptions(
-                connect=connect,
-                ident=ident,
-                label=label,
-                log_path=log_file,
-                cores=os.cpu_count() or 1,
-                protocol_version=protocol_version or PROTOCOL_VERSION,
-            )
-        )
+    ident = ident or default_ident()
+    # stderr stays for the user (one-line errors); the event log goes to a file by default.
+    if log_file == "-":
+        log_path = None
+    elif log_file:
+        log_path = Path(log_file)
+    else:
+        log_path = cache_dir() / "logs" / f"{ident}.jsonl"
+    options = ActorOptions(
+        connect=connect,
+        ident=ident,
+        label=label,
+        log_path=log_path,
+        cores=os.cpu_count() or 1,
+        protocol_version=protocol_version or PROTOCOL_VERSION,
     )
+    sys.exit(run_actor(options))
 
 
 @main.command(hidden=True)

@@ -77,15 +77,19 @@ class ProcessGroup:
             )
         return Child(child.name, child.argv, process, child.log)
 
-    def stop(self, timeout_s: float = 15.0) -> None:
+    def stop(self, grace_s: float = 5.0, timeout_s: float = 15.0) -> None:
+        """Give children `grace_s` to exit by themselves (they were sent STOP), then SIGTERM,
+        then SIGKILL whatever is left after `timeout_s`."""
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(c.process.poll() is None for c in self.children):
+            time.sleep(0.05)
         for child in self.children:
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for child in self.children:
-            remaining = max(0.1, deadline - time.monotonic())
             try:
-                child.process.wait(timeout=remaining)
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
