@@ -3,8 +3,6 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# What the demo and the tests run with; override on the command line, e.g. make demo DEMO_STEPS=500.
-DEMO_STEPS ?= 1500
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps toolpack demo test lint bench clean
@@ -25,9 +23,9 @@ $(STAMP): pyproject.toml scripts/install-compiler-gym.sh
 toolpack: $(STAMP)
 	@$(PY) -c "from supersonic.envs.llvm.toolpack import configure; configure()"
 
+# The embedded default search (supervisor, 3 learners, 2 actors; a few minutes on 2 cores).
 demo: setup
-	$(VENV)/bin/supersonic baseline --dataset builtin --split validation \
-		--method random --method greedy --steps $(DEMO_STEPS)
+	$(VENV)/bin/supersonic launch
 
 lint: setup
 	$(VENV)/bin/ruff check supersonic tests bench
@@ -38,6 +36,7 @@ test: setup lint
 
 bench: setup
 	$(PY) bench/llvm_env.py
+	$(PY) bench/transport.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

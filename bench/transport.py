@@ -142,11 +142,15 @@ def actor_streaming(steps_per_round: int, rounds: int) -> tuple[float, float]:
     work = actor.work
     assert work is not None
     actor._on_weights(work, Weights(candidate=CANDIDATE, version=0, arch=arch, tensors=tensors))
-    for _ in range(100):  # warm up: every program compiled, baselines cached
+    for _ in range(400):  # warm up: every program compiled, baselines cached
         actor._step()
     times = {True: 0.0, False: 0.0}
     for i in range(rounds):
         for stream in (True, False) if i % 2 == 0 else (False, True):
+            # Both modes replay exactly the same episodes (same programs, same actions): the
+            # only difference between them is the streaming.
+            actor._flush(work, cut=True)
+            work.rng = np.random.default_rng(i)
             work.stream = stream
             started = time.perf_counter()
             for _ in range(steps_per_round):
