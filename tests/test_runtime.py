@@ -239,7 +239,7 @@ def test_wrong_protocol_version_is_refused_and_garbage_is_survived(tmp_path: Pat
             [b"\x93\x01\x02\x03"],
         ):
             dealer.send_multipart(frames)
-        dealer.close(0)
+        dealer.close(linger=2000)  # deliver everything before closing
         ctx.term()
         old = subprocess.run(
             [
@@ -281,3 +281,79 @@ def _ts(event: dict[str, Any]) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(event["ts"].replace("Z", "+00:00")).timestamp()
+
+
+def test_actor_reconnects_to_a_restarted_supervisor_and_exits_0_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    from supersonic.launch.config import RunPaths, load_config
+    from supersonic.launch.supervisor import Supervisor
+
+    config = load_config(
+        write_config(tmp_path / "run.toml", candidates=1, actors=0 + 1, steps=1000)
+    )
+
+    def serve(run_dir: Path, port: int, until: Any) -> Supervisor:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        supervisor = Supervisor(config, RunPaths(run_dir), port=port)
+        deadline = time.monotonic() + 60
+        while not until(run_dir) and time.monotonic() < deadline:
+            supervisor._pump(100)
+            supervisor._reap(time.monotonic())
+        return supervisor
+
+    def joined(run_dir: Path) -> bool:
+        return any(
+            e.get("event") == "peer_join" and e.get("peer") == "actor-r" for e in events(run_dir)
+        )
+
+    first = Supervisor(config, RunPaths(_mkdir(tmp_path / "first")))
+    port = int(first.endpoint.rsplit(":", 1)[1])
+    actor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "supersonic",
+            "actor",
+            "--connect",
+            first.endpoint,
+            "--ident",
+            "actor-r",
+            "--log-file",
+            str(tmp_path / "actor.jsonl"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not joined(tmp_path / "first") and time.monotonic() < deadline:
+            first._pump(100)
+        assert joined(tmp_path / "first")
+        first.close()  # the supervisor goes away without a word, for longer than the timeout
+        time.sleep(HEARTBEAT_TIMEOUT_S + 2.0)
+        second = serve(tmp_path / "second", port, joined)  # a new one on the same endpoint
+        assert joined(tmp_path / "second"), "the actor did not reconnect"
+        actor.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while actor.poll() is None and time.monotonic() < deadline:
+            second._pump(100)
+        assert actor.returncode == 0
+        second._pump(500)
+        assert any(
+            e.get("event") == "peer_bye" and e.get("peer") == "actor-r"
+            for e in events(tmp_path / "second")
+        )
+        second.close()
+    finally:
+        if actor.poll() is None:
+            actor.kill()
+    actor_events = [json.loads(line) for line in _lines(tmp_path / "actor.jsonl")]
+    assert any(e["event"] == "supervisor_silent" for e in actor_events)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -280,6 +280,9 @@ class Actor:
             self.heartbeat_interval = msg.heartbeat_interval_s
             self.heartbeat_timeout = msg.heartbeat_timeout_s
             self.log.info("actor_welcome", run_id=msg.run_id)
+        elif isinstance(msg, Reject) and msg.rehello:
+            self.log.info("actor_rehello", reason=msg.reason)
+            self._send_hello()
         elif isinstance(msg, Reject):
             print(f"error: the supervisor refused this actor: {msg.reason}", file=sys.stderr)
             self.log.error("actor_rejected", reason=msg.reason)

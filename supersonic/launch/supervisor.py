@@ -210,7 +210,7 @@ class Supervisor:
         if peer is None:
             # Someone we do not know (e.g. we restarted): ask it to introduce itself again.
             self.control.send(
-                Reject(reason="unknown peer: reconnect and say HELLO"),
+                Reject(reason="unknown peer: say HELLO again", rehello=True),
                 identity=received.identity,
                 block=False,
             )

@@ -238,6 +238,10 @@ class Learner:
         sock.connect(self.options.connect)
         self.control = Channel(sock, self.ident, on_reject=self._bad_message)
         self.last_heard = time.monotonic()
+        self._send_hello()
+
+    def _send_hello(self) -> None:
+        assert self.control is not None
         self.control.send(
             Hello(
                 role="learner",
@@ -274,6 +278,8 @@ class Learner:
         elif isinstance(msg, Stop):
             self.log.info("learner_stop", reason=msg.reason)
             self.stopping = True
+        elif isinstance(msg, Reject) and msg.rehello:
+            self._send_hello()
         elif isinstance(msg, Reject):
             print(f"error: the supervisor refused this learner: {msg.reason}", file=sys.stderr)
             self.exit_code = EXIT_REJECTED

@@ -80,6 +80,7 @@ class Reject(Message):
     TYPE: ClassVar[str] = "REJECT"
     reason: str
     supervisor_version: int = PROTOCOL_VERSION
+    rehello: bool = False  # not fatal: "I do not know you (I restarted), say HELLO again"
 
 
 @dataclass(frozen=True)
