@@ -1,0 +1,89 @@
+"""Run configuration: the embedded default loads, and every mistake is one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from supersonic.launch.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CANDIDATE = """
+[[candidates]]
+algorithm = "ppo"
+state_fn = "{state}"
+reward_fn = "{reward}"
+hyperparameters = {hparams}
+"""
+
+
+def config(
+    run: str = "", state: str = "autophase", reward: str = "ir_oz", hparams: str = "{}"
+) -> str:
+    return "[run]\n" + run + "\n" + CANDIDATE.format(state=state, reward=reward, hparams=hparams)
+
+
+def test_the_embedded_default_is_valid() -> None:
+    cfg = load_config(None)
+    assert cfg.task == "llvm-codesize"
+    assert len(cfg.candidates) == 3
+    assert len({c.seed for c in cfg.candidates}) == 3  # each candidate its own seed
+
+
+def test_candidate_names_default_from_their_parts() -> None:
+    cfg = parse_config(config(), "t")
+    assert cfg.candidates[0].name == "ppo-autophase-ir_oz"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            config(state="nope"),
+            "unknown state function for task llvm-codesize: 'nope'; choose one of autophase",
+        ),
+        (config(reward="nope"), "choose one of ir_oz, ir_o0, log_ratio"),
+        (config().replace('"ppo"', '"sac"'), "unknown algorithm 'sac'; choose one of ppo"),
+        (config(hparams="{ lr = 5.0 }"), "lr"),
+        (config(hparams="{ nope = 1 }"), "nope"),
+        (config(run='task = "nope"'), "unknown task 'nope'"),
+        (config(run="actors = 0"), "actors must be >= 1"),
+        (config(run="bogus = 1"), "unknown [run] key(s) bogus"),
+        ("[run]\n", "no [[candidates]]"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_bad_configs_are_refused_with_one_line(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "run.toml")
+    message = str(info.value)
+    assert expected in message, message
+    assert "\n" not in message
+
+
+def test_launch_with_a_bad_config_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(config(reward="nope"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "supersonic", "launch", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    missing = subprocess.run(
+        [sys.executable, "-m", "supersonic", "launch", "nope.toml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert missing.returncode == 2 and "no such config file" in missing.stderr
