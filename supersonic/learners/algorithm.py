@@ -282,7 +282,12 @@ class Algorithm(abc.ABC):
 ALGORITHMS: dict[str, type[Algorithm]] = {}
 """Registered algorithms by name (filled by `@register_algorithm`)."""
 
-_BUILTIN_MODULES: dict[str, str] = {"ppo": "supersonic.learners.ppo"}
+_BUILTIN_MODULES: dict[str, str] = {
+    "ppo": "supersonic.learners.ppo",
+    "a2c": "supersonic.learners.a2c",
+    "dqn": "supersonic.learners.dqn",
+    "impala": "supersonic.learners.impala",
+}
 """Where the built-in algorithms live, imported on demand by `make_algorithm` (they need torch)."""
 
 _A = TypeVar("_A", bound=type[Algorithm])
@@ -301,7 +306,11 @@ def register_algorithm(cls: _A) -> _A:
 def algorithm_class(name: str) -> type[Algorithm]:
     """The class registered as `name`, importing a built-in module if needed."""
     if name not in ALGORITHMS and name in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[name])
+        try:
+            importlib.import_module(_BUILTIN_MODULES[name])
+        except ModuleNotFoundError as exc:  # declared but not written yet
+            if exc.name != _BUILTIN_MODULES[name]:
+                raise
     if name not in ALGORITHMS:
         valid = ", ".join(sorted(set(ALGORITHMS) | set(_BUILTIN_MODULES)))
         raise ValueError(f"unknown algorithm {name!r}; valid: {valid}")
