@@ -348,3 +348,33 @@ def learner(
             )
         )
     )
+
+
+@main.command()
+@click.option("--task", "task_name", default=None, help="Only this task.")
+@_user_errors
+def tasks(task_name: str | None) -> None:
+    """List tasks: their state functions, reward functions, algorithms and hyperparameters."""
+    from supersonic.envs import get_task
+    from supersonic.envs.task import task_names
+    from supersonic.learners.algorithm import algorithm_class
+
+    for name in [task_name] if task_name else list(task_names()):
+        task = get_task(name)
+        click.echo(f"task {task.name}: {task.n_actions} actions; score: {task.metric}")
+        click.echo(
+            f"  datasets: train {task.train}, validation {task.validation}, test {task.test}"
+        )
+        click.echo("  state functions:")
+        for fn in task.state_fns.values():
+            click.echo(f"    {fn.name:<18} {fn.observation:<12} dim {fn.dim:<5} {fn.doc}")
+        click.echo("  reward functions:")
+        for reward in task.reward_fns.values():
+            click.echo(f"    {reward.name:<18} {reward.doc}")
+        click.echo("  algorithms:")
+        for algorithm in task.algorithms:
+            cls = algorithm_class(algorithm)
+            click.echo(f"    {algorithm}:")
+            for hp in cls.hyperparameters:
+                scale = ", log scale" if hp.log else ""
+                click.echo(f"      {hp.name:<16} default {hp.default!r:<10} {hp.describe()}{scale}")
