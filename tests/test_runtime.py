@@ -144,7 +144,8 @@ def test_every_process_of_the_run_is_gone(learning_run: tuple[Path, dict]) -> No
 
 
 def test_killed_actor_is_noticed_and_a_restarted_one_rejoins(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "run.toml", candidates=1, actors=2, steps=3000)
+    # A budget large enough that the run is still going when the new actor arrives.
+    config = write_config(tmp_path / "run.toml", candidates=1, actors=2, steps=15000)
     run_dir = tmp_path / "run"
     proc = start_launch(config, run_dir)
     try:
@@ -357,3 +358,46 @@ def test_actor_reconnects_to_a_restarted_supervisor_and_exits_0_on_sigterm(
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_every_algorithm_learns_through_the_runtime(tmp_path: Path) -> None:
+    """A2C, DQN and IMPALA candidates (with other state and reward functions) each train
+    through real actors and learners on the LLVM task and beat their initial policy."""
+    config = tmp_path / "run.toml"
+    config.write_text("""
+[run]
+name = "algorithms"
+actors = 2
+steps_per_candidate = 3000
+episode_length = 20
+batch_size = 32
+train = "builtin:validation"
+heartbeat_interval_s = 0.5
+heartbeat_timeout_s = 4.0
+baseline_random = false
+
+[[candidates]]
+algorithm = "a2c"
+state_fn = "autophase"
+reward_fn = "ir_oz"
+
+[[candidates]]
+algorithm = "dqn"
+state_fn = "ir_token_bag"
+reward_fn = "tan_shaped"
+hyperparameters = { learning_starts = 500, train_every = 128, gradient_steps = 32 }
+
+[[candidates]]
+algorithm = "impala"
+state_fn = "autophase"
+reward_fn = "sign"
+""")
+    run_dir = tmp_path / "run"
+    proc = start_launch(config, run_dir)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    for c in results["candidates"]:
+        scores = c["scores"]
+        assert c["version"] >= 2, c["spec"]["name"]
+        assert scores["final"]["score"] > scores["initial"]["score"] + 0.05, c["spec"]["name"]

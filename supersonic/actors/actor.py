@@ -41,15 +41,15 @@ from supersonic.protocol.messages import (
     EvalResult,
     Heartbeat,
     Hello,
-    Reject,
+    Message,
     Release,
     Stop,
     Transitions,
     Weights,
     WeightsRequest,
-    Welcome,
 )
-from supersonic.protocol.transport import Channel, Received
+from supersonic.protocol.peer import ControlLink
+from supersonic.protocol.transport import Channel
 
 PUSH_HWM = 8  # segments queued towards the learner before the actor pauses
 EXIT_REJECTED = 3
@@ -141,17 +141,19 @@ class Actor:
         self.ident = options.ident or default_ident()
         self.log = logs.configure("actor", self.ident, options.log_path)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self.control: Channel | None = None
+        self.link = ControlLink(
+            self.ctx,
+            options.connect,
+            self.ident,
+            self._hello,
+            self.log,
+            version=options.protocol_version,
+            reconnect_max_s=options.reconnect_max_s,
+        )
         self.work: _Work | None = None
         self.evals: list[EvalRequest] = []
         self.stopping = False
         self.exit_code = 0
-        self.heartbeat_interval = 1.0
-        self.heartbeat_timeout = 6.0
-        self.last_heard = time.monotonic()
-        self.last_heartbeat = 0.0
-        self.backoff = 0.5
-        self.welcomed = False
         self.env_steps = 0
         self.rate = _Rate()
 
@@ -159,7 +161,7 @@ class Actor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        self._connect()
+        self.link.connect()
         try:
             while not self.stopping:
                 self._pump(0 if self._can_step() else 50)
@@ -186,23 +188,8 @@ class Actor:
         return w is not None and w.policy is not None and w.pending is None
 
     # ----------------------------------------------------------------- control channel
-    def _connect(self) -> None:
-        if self.control is not None:
-            self.control.socket.close(linger=0)
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.options.connect)
-        self.control = Channel(
-            sock, self.ident, on_reject=self._bad_message, version=self.options.protocol_version
-        )
-        self.welcomed = False
-        self.last_heard = time.monotonic()
-        self._send_hello()
-        self.log.info("actor_connect", endpoint=self.options.connect)
-
-    def _send_hello(self) -> None:
-        assert self.control is not None
-        hello = Hello(
+    def _hello(self) -> Hello:
+        return Hello(
             role="actor",
             host=socket.gethostname(),
             pid=os.getpid(),
@@ -210,28 +197,16 @@ class Actor:
             cores=self.options.cores,
             label=self.options.label,
         )
-        self.control.send(hello)
-
-    def _bad_message(self, reason: str) -> None:
-        self.log.warning("message_rejected", reason=reason)
 
     def _keep_alive(self) -> None:
-        now = time.monotonic()
-        if now - self.last_heartbeat >= self.heartbeat_interval:
-            self.last_heartbeat = now
-            self._send_control(self._heartbeat())
+        self.link.tick(self._heartbeat)
         w = self.work
+        now = time.monotonic()
         if w is not None and w.policy is None and now - w.last_weights_request > 2.0:
             w.last_weights_request = now
-            self._send_control(WeightsRequest(candidate=w.spec.name, have_version=w.version))
+            self.link.send(WeightsRequest(candidate=w.spec.name, have_version=w.version))
         if w is not None and w.pending is not None:
             self._try_send(w)
-        if now - self.last_heard > self.heartbeat_timeout + self.backoff:
-            self.log.warning(
-                "supervisor_silent", seconds=round(now - self.last_heard, 1), backoff_s=self.backoff
-            )
-            self.backoff = min(self.backoff * 2, self.options.reconnect_max_s)
-            self._connect()
 
     def _heartbeat(self) -> Heartbeat:
         w = self.work
@@ -244,24 +219,27 @@ class Actor:
             policy_version=w.version if w else -1,
         )
 
-    def _send_control(self, message: Any) -> None:
-        if self.control is not None:
-            self.control.send(message, block=False)
-
     def _pump(self, timeout_ms: int) -> None:
         """Handle every message waiting on the control and weights sockets."""
-        assert self.control is not None
         poller = zmq.Poller()
-        poller.register(self.control.socket, zmq.POLLIN)
+        poller.register(self.link.socket, zmq.POLLIN)
         w = self.work
         if w is not None:
             poller.register(w.sub.socket, zmq.POLLIN)
         events = dict(poller.poll(timeout_ms))
-        if self.control.socket in events:
-            while (received := self.control.recv(block=False)) is not None:
-                self._on_control(received)
-                if self.control is None or self.stopping:
+        if self.link.socket in events:
+            for message in self.link.receive():
+                self._on_control(message)
+                if self.stopping:
                     return
+            if self.link.rejected is not None:
+                print(
+                    f"error: the supervisor refused this actor: {self.link.rejected}",
+                    file=sys.stderr,
+                )
+                self.exit_code = EXIT_REJECTED
+                self.stopping = True
+                return
         w = self.work
         if w is not None and w.sub.socket in events:
             latest: Weights | None = None
@@ -271,24 +249,8 @@ class Actor:
             if latest is not None:
                 self._on_weights(w, latest)
 
-    def _on_control(self, received: Received) -> None:
-        self.last_heard = time.monotonic()
-        msg = received.message
-        if isinstance(msg, Welcome):
-            self.welcomed = True
-            self.backoff = 0.5
-            self.heartbeat_interval = msg.heartbeat_interval_s
-            self.heartbeat_timeout = msg.heartbeat_timeout_s
-            self.log.info("actor_welcome", run_id=msg.run_id)
-        elif isinstance(msg, Reject) and msg.rehello:
-            self.log.info("actor_rehello", reason=msg.reason)
-            self._send_hello()
-        elif isinstance(msg, Reject):
-            print(f"error: the supervisor refused this actor: {msg.reason}", file=sys.stderr)
-            self.log.error("actor_rejected", reason=msg.reason)
-            self.exit_code = EXIT_REJECTED
-            self.stopping = True
-        elif isinstance(msg, Assign):
+    def _on_control(self, msg: Message) -> None:
+        if isinstance(msg, Assign):
             self._on_assign(msg)
         elif isinstance(msg, Release):
             if self.work is not None and self.work.spec.name == msg.candidate:
@@ -298,7 +260,6 @@ class Actor:
         elif isinstance(msg, Stop):
             self.log.info("actor_stop", reason=msg.reason)
             self.stopping = True
-        # HEARTBEAT answers only prove the supervisor is alive (last_heard above).
 
     # ---------------------------------------------------------------------- assignment
     def _on_assign(self, assign: Assign) -> None:
@@ -313,7 +274,7 @@ class Actor:
         self.log.info(
             "actor_assigned", candidate=assign.candidate.name, programs=len(assign.programs)
         )
-        self._send_control(WeightsRequest(candidate=assign.candidate.name, have_version=-1))
+        self.link.send(WeightsRequest(candidate=assign.candidate.name, have_version=-1))
         self.work.last_weights_request = time.monotonic()
 
     def _drop_work(self, reason: str) -> None:
@@ -440,7 +401,7 @@ class Actor:
     def _ready_for_eval(self, request: EvalRequest) -> bool:
         w = self.work
         if w is None or w.spec.name != request.candidate:
-            self._send_control(self._eval_error(request, "not assigned to this candidate"))
+            self.link.send(self._eval_error(request, "not assigned to this candidate"))
             self.evals.pop(0)
             return False
         return w.policy is not None and w.version >= request.min_version
@@ -497,7 +458,7 @@ class Actor:
             if self.stopping or self.work is not w:
                 return
         w.obs = None
-        self._send_control(
+        self.link.send(
             EvalResult(
                 eval_id=request.eval_id,
                 candidate=w.spec.name,
@@ -525,10 +486,7 @@ class Actor:
         elif self.work is not None:
             self.work.close()
             self.work = None
-        if self.control is not None:
-            if self.exit_code == 0:
-                self.control.send(Bye(reason="stopped"), block=False)
-            self.control.socket.close(linger=500)
+        self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.ctx.term()
         self.log.info("actor_exit", code=self.exit_code, env_steps=self.env_steps)
 

@@ -228,7 +228,7 @@ class Supervisor:
         elif isinstance(msg, Log):
             self.log.info(msg.event, peer=src, level_of_peer=msg.level, **msg.fields)
         elif isinstance(msg, Bye):
-            self.log.info("peer_bye", peer=src, role=peer.role, reason=msg.reason)
+            self.log.info("peer_bye", peer=src, peer_role=peer.role, reason=msg.reason)
             self._forget(peer)
 
     # ------------------------------------------------------------------- registrations
@@ -281,7 +281,7 @@ class Supervisor:
         self.log.info(
             "peer_join",
             peer=src,
-            role=hello.role,
+            peer_role=hello.role,
             host=hello.host,
             pid=hello.pid,
             label=hello.label,
@@ -327,7 +327,7 @@ class Supervisor:
                 self.log.warning(
                     "peer_dead",
                     peer=peer.ident,
-                    role=peer.role,
+                    peer_role=peer.role,
                     silent_s=round(now - peer.last_seen, 1),
                     candidate=peer.candidate,
                 )
@@ -384,7 +384,7 @@ class Supervisor:
         open_states = [
             s
             for s in self.candidates.values()
-            if s.phase != "done" and s.learner and s.learner in self.peers
+            if s.learner in self.peers and (s.phase == "training" or self._waiting_eval(s))
         ]
         # Work first goes where an evaluation waits for an actor, then where training has the
         # fewest actors.

@@ -32,16 +32,16 @@ from supersonic.protocol.messages import (
     CandidateSpec,
     Heartbeat,
     Hello,
-    Reject,
+    Message,
     Scalar,
     Score,
     Stop,
     Transitions,
     Weights,
     WeightsRequest,
-    Welcome,
 )
-from supersonic.protocol.transport import Channel, Received
+from supersonic.protocol.peer import ControlLink
+from supersonic.protocol.transport import Channel
 
 PULL_HWM = 16
 MAX_DRAIN = 64  # segments taken per loop turn, so control messages are never starved
@@ -92,15 +92,10 @@ class Learner:
         pub.setsockopt(zmq.LINGER, 0)
         self.weights_endpoint = _bind(pub, options.bind_host)
         self.pub = Channel(pub, self.ident, topic=True)
-        self.control: Channel | None = None
+        self.link = ControlLink(self.ctx, options.connect, self.ident, self._hello, self.log)
         self.stopping = False
         self.exit_code = 0
-        self.heartbeat_interval = 1.0
-        self.heartbeat_timeout = 6.0
-        self.last_heard = time.monotonic()
-        self.last_heartbeat = 0.0
         self.last_publish = 0.0
-        self.backoff = 0.5
         self.received = 0  # transitions received (accepted or stale)
         self.next_seq: dict[str, int] = {}
         self.lost_segments = 0
@@ -114,7 +109,7 @@ class Learner:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        self._connect()
+        self.link.connect()
         self.log.info(
             "learner_start",
             candidate=self.spec.name,
@@ -145,14 +140,20 @@ class Learner:
         self.stopping = True
 
     def _pump(self, timeout_ms: int) -> None:
-        assert self.control is not None
         poller = zmq.Poller()
-        poller.register(self.control.socket, zmq.POLLIN)
+        poller.register(self.link.socket, zmq.POLLIN)
         poller.register(self.pull.socket, zmq.POLLIN)
         events = dict(poller.poll(timeout_ms))
-        if self.control.socket in events:
-            while (received := self.control.recv(block=False)) is not None:
-                self._on_control(received)
+        if self.link.socket in events:
+            for message in self.link.receive():
+                self._on_control(message)
+            if self.link.rejected is not None:
+                print(
+                    f"error: the supervisor refused this learner: {self.link.rejected}",
+                    file=sys.stderr,
+                )
+                self.exit_code = EXIT_REJECTED
+                self.stopping = True
         if self.pull.socket in events:
             for _ in range(MAX_DRAIN):
                 received = self.pull.recv(block=False)
@@ -230,42 +231,20 @@ class Learner:
         self.last_publish = time.monotonic()
 
     # ----------------------------------------------------------------- control channel
-    def _connect(self) -> None:
-        if self.control is not None:
-            self.control.socket.close(linger=0)
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.options.connect)
-        self.control = Channel(sock, self.ident, on_reject=self._bad_message)
-        self.last_heard = time.monotonic()
-        self._send_hello()
-
-    def _send_hello(self) -> None:
-        assert self.control is not None
-        self.control.send(
-            Hello(
-                role="learner",
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                tasks=[self.options.task],
-                cores=1,
-                candidate=self.spec,
-                transitions_endpoint=self.transitions_endpoint,
-                weights_endpoint=self.weights_endpoint,
-            )
+    def _hello(self) -> Hello:
+        return Hello(
+            role="learner",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            tasks=[self.options.task],
+            cores=1,
+            candidate=self.spec,
+            transitions_endpoint=self.transitions_endpoint,
+            weights_endpoint=self.weights_endpoint,
         )
 
-    def _bad_message(self, reason: str) -> None:
-        self.log.warning("message_rejected", reason=reason)
-
-    def _on_control(self, received: Received) -> None:
-        self.last_heard = time.monotonic()
-        msg = received.message
-        if isinstance(msg, Welcome):
-            self.backoff = 0.5
-            self.heartbeat_interval = msg.heartbeat_interval_s
-            self.heartbeat_timeout = msg.heartbeat_timeout_s
-        elif isinstance(msg, WeightsRequest):
+    def _on_control(self, msg: Message) -> None:
+        if isinstance(msg, WeightsRequest):
             self._publish()
         elif isinstance(msg, Score):
             self.log.info(
@@ -278,40 +257,30 @@ class Learner:
         elif isinstance(msg, Stop):
             self.log.info("learner_stop", reason=msg.reason)
             self.stopping = True
-        elif isinstance(msg, Reject) and msg.rehello:
-            self._send_hello()
-        elif isinstance(msg, Reject):
-            print(f"error: the supervisor refused this learner: {msg.reason}", file=sys.stderr)
-            self.exit_code = EXIT_REJECTED
-            self.stopping = True
+
+    def _bad_message(self, reason: str) -> None:
+        self.log.warning("message_rejected", reason=reason)
+
+    def _heartbeat(self) -> Heartbeat:
+        return Heartbeat(
+            state="training",
+            candidate=self.spec.name,
+            env_steps=self.received,
+            policy_version=self.algo.version,
+            metrics={
+                "updates": self.algo.version,
+                "dropped_stale": self.algo.dropped_stale,
+                "lost_segments": self.lost_segments,
+                "duplicate_segments": self.duplicate_segments,
+                "bad_segments": self.bad_segments,
+                **{k: round(v, 5) for k, v in self.last_metrics.items()},
+            },
+        )
 
     def _keep_alive(self) -> None:
-        now = time.monotonic()
-        if now - self.last_heartbeat >= self.heartbeat_interval:
-            self.last_heartbeat = now
-            assert self.control is not None
-            self.control.send(
-                Heartbeat(
-                    state="training",
-                    candidate=self.spec.name,
-                    env_steps=self.received,
-                    policy_version=self.algo.version,
-                    metrics={
-                        "updates": self.algo.version,
-                        "dropped_stale": self.algo.dropped_stale,
-                        "lost_segments": self.lost_segments,
-                        "duplicate_segments": self.duplicate_segments,
-                        **{k: round(v, 5) for k, v in self.last_metrics.items()},
-                    },
-                ),
-                block=False,
-            )
-        if now - self.last_publish >= self.options.republish_s:
+        self.link.tick(self._heartbeat)
+        if time.monotonic() - self.last_publish >= self.options.republish_s:
             self._publish()
-        if now - self.last_heard > self.heartbeat_timeout + self.backoff:
-            self.log.warning("supervisor_silent", seconds=round(now - self.last_heard, 1))
-            self.backoff = min(self.backoff * 2, 10.0)
-            self._connect()
 
     # ---------------------------------------------------------------------- checkpoints
     def _checkpoint_path(self) -> Path | None:
@@ -349,10 +318,7 @@ class Learner:
     def _shutdown(self) -> None:
         if self.exit_code == 0:
             self._checkpoint()
-        if self.control is not None:
-            if self.exit_code == 0:
-                self.control.send(Bye(reason="stopped"), block=False)
-            self.control.socket.close(linger=500)
+        self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.pull.socket.close()
         self.pub.socket.close()
         self.ctx.term()

@@ -1,0 +1,126 @@
+"""A peer's control link to the supervisor: the part of the protocol every actor and learner share.
+
+It owns the DEALER socket and does what docs/protocol.md asks of any peer: say HELLO on
+(re)connect, take WELCOME's heartbeat settings, heartbeat on time, treat any message from the
+supervisor as a sign of life, reconnect with exponential backoff (0.5 s doubling to a cap) when
+the supervisor is silent for longer than the heartbeat timeout, say HELLO again when a restarted
+supervisor does not know us (REJECT with `rehello`), and remember a fatal REJECT. What the
+messages mean for the peer's work (ASSIGN, STOP, ...) stays with the peer: `receive` returns them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from supersonic.protocol.messages import (
+    PROTOCOL_VERSION,
+    Bye,
+    Heartbeat,
+    Hello,
+    Message,
+    Reject,
+    Welcome,
+)
+from supersonic.protocol.transport import Channel
+
+INITIAL_BACKOFF_S = 0.5
+
+
+class ControlLink:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        endpoint: str,
+        ident: str,
+        hello: Callable[[], Hello],
+        log: Any,
+        *,
+        version: int = PROTOCOL_VERSION,
+        reconnect_max_s: float = 10.0,
+    ) -> None:
+        self.ctx, self.endpoint, self.ident = ctx, endpoint, ident
+        self.hello, self.log, self.version = hello, log, version
+        self.reconnect_max_s = reconnect_max_s
+        self.channel: Channel | None = None
+        self.heartbeat_interval = 1.0
+        self.heartbeat_timeout = 6.0
+        self.backoff = INITIAL_BACKOFF_S
+        self.last_heard = time.monotonic()
+        self.last_heartbeat = 0.0
+        self.welcomed = False
+        self.rejected: str | None = None  # the reason of a fatal REJECT
+
+    @property
+    def socket(self) -> zmq.Socket[bytes]:
+        assert self.channel is not None, "connect() first"
+        return self.channel.socket
+
+    def connect(self) -> None:
+        """(Re)create the DEALER, connect it and say HELLO."""
+        if self.channel is not None:
+            self.channel.socket.close(linger=0)
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoint)
+        self.channel = Channel(sock, self.ident, on_reject=self._bad_message, version=self.version)
+        self.welcomed = False
+        self.last_heard = time.monotonic()
+        self.channel.send(self.hello())
+        self.log.info("peer_connect", endpoint=self.endpoint)
+
+    def send(self, message: Message) -> None:
+        """Send without blocking (a full queue drops it: control messages are all repeated)."""
+        if self.channel is not None:
+            self.channel.send(message, block=False)
+
+    def receive(self) -> list[Message]:
+        """Every waiting message the peer must act on (protocol housekeeping done here)."""
+        out: list[Message] = []
+        while self.channel is not None and (received := self.channel.recv(block=False)):
+            self.last_heard = time.monotonic()
+            msg = received.message
+            if isinstance(msg, Welcome):
+                self.welcomed, self.backoff = True, INITIAL_BACKOFF_S
+                self.heartbeat_interval = msg.heartbeat_interval_s
+                self.heartbeat_timeout = msg.heartbeat_timeout_s
+                self.log.info("peer_welcome", run_id=msg.run_id)
+            elif isinstance(msg, Reject) and msg.rehello:
+                self.log.info("peer_rehello", reason=msg.reason)
+                self.channel.send(self.hello())
+            elif isinstance(msg, Reject):
+                self.rejected = msg.reason
+                self.log.error("peer_rejected", reason=msg.reason)
+            elif not isinstance(msg, Heartbeat):  # heartbeats only prove the supervisor lives
+                out.append(msg)
+        return out
+
+    def tick(self, heartbeat: Callable[[], Heartbeat]) -> None:
+        """Heartbeat when due; reconnect when the supervisor has been silent too long."""
+        now = time.monotonic()
+        if now - self.last_heartbeat >= self.heartbeat_interval:
+            self.last_heartbeat = now
+            self.send(heartbeat())
+        if now - self.last_heard > self.heartbeat_timeout + self.backoff:
+            self.log.warning(
+                "supervisor_silent", seconds=round(now - self.last_heard, 1), backoff_s=self.backoff
+            )
+            self.backoff = min(self.backoff * 2, self.reconnect_max_s)
+            self.connect()
+
+    def close(self, bye: Bye | None) -> None:
+        """Say BYE (when given) and close the socket."""
+        if self.channel is None:
+            return
+        if bye is not None:
+            self.channel.send(bye, block=False)
+        self.channel.socket.close(linger=500)
+        self.channel = None
+
+    def _bad_message(self, reason: str) -> None:
+        self.log.warning("message_rejected", reason=reason)
