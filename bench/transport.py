@@ -41,7 +41,7 @@ def _learner_process(ready: Any, endpoint_box: Any, stop: Any, counts: Any) -> N
     learner = Learner(
         LearnerOptions(connect="tcp://127.0.0.1:9", task="llvm-codesize", candidate=spec)
     )
-    learner._connect()  # a DEALER to nowhere: the bench has no supervisor
+    learner.link.connect()  # a DEALER to nowhere: the bench has no supervisor
     endpoint_box.value = learner.transitions_endpoint.encode()
     ready.set()
     first = last = 0.0
