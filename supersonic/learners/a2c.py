@@ -130,14 +130,7 @@ class A2C(Algorithm):
 
     def add(self, batch: Batch) -> bool:
         """Buffer a segment with its advantages; False if its policy is too old (counted)."""
-        if batch.obs.shape[1] != self.obs_dim:
-            raise ValueError(
-                f"batch obs has {batch.obs.shape[1]} features, expected {self.obs_dim}"
-            )
-        if batch.actions.min() < 0 or batch.actions.max() >= self.n_actions:
-            raise ValueError(f"batch actions outside [0, {self.n_actions})")
-        if batch.policy_version < self.version - self.hparams["max_policy_lag"]:
-            self.dropped_stale += 1
+        if not self._admit(batch):
             return False
         advantages, returns = compute_gae(batch, self.hparams["gamma"], self.hparams["gae_lambda"])
         self._buffer.append(

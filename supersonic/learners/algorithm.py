@@ -236,6 +236,21 @@ class Algorithm(abc.ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what `state_dict()` returned (raises ValueError if it does not fit)."""
 
+    def _admit(self, batch: Batch) -> bool:
+        """The checks every `add` starts with: a batch that does not fit this algorithm's
+        network is an error; one from a policy more than `max_policy_lag` versions old is
+        dropped and counted (False)."""
+        if batch.obs.shape[1] != self.obs_dim:
+            raise ValueError(
+                f"batch obs has {batch.obs.shape[1]} features, expected {self.obs_dim}"
+            )
+        if batch.actions.min() < 0 or batch.actions.max() >= self.n_actions:
+            raise ValueError(f"batch actions outside [0, {self.n_actions})")
+        if batch.policy_version < self.version - self.hparams["max_policy_lag"]:
+            self.dropped_stale += 1
+            return False
+        return True
+
     def _base_state(self) -> dict[str, Any]:
         """The fields every algorithm's checkpoint carries; subclasses add theirs."""
         return {

@@ -427,14 +427,7 @@ class DQN(Algorithm):
 
     def add(self, batch: Batch) -> bool:
         """Store a segment's n-step transitions; False if its policy is too old (counted)."""
-        if batch.obs.shape[1] != self.obs_dim:
-            raise ValueError(
-                f"batch obs has {batch.obs.shape[1]} features, expected {self.obs_dim}"
-            )
-        if batch.actions.min() < 0 or batch.actions.max() >= self.n_actions:
-            raise ValueError(f"batch actions outside [0, {self.n_actions})")
-        if batch.policy_version < self.version - self.hparams["max_policy_lag"]:
-            self.dropped_stale += 1
+        if not self._admit(batch):
             return False
         steps = nstep_transitions(batch, self.hparams["n_step"], self.hparams["gamma"])
         if len(steps.rows):

@@ -141,14 +141,7 @@ class IMPALA(Algorithm):
 
     def add(self, batch: Batch) -> bool:
         """Buffer a segment; False if its policy is more than `max_policy_lag` old (counted)."""
-        if batch.obs.shape[1] != self.obs_dim:
-            raise ValueError(
-                f"batch obs has {batch.obs.shape[1]} features, expected {self.obs_dim}"
-            )
-        if batch.actions.min() < 0 or batch.actions.max() >= self.n_actions:
-            raise ValueError(f"batch actions outside [0, {self.n_actions})")
-        if batch.policy_version < self.version - self.hparams["max_policy_lag"]:
-            self.dropped_stale += 1
+        if not self._admit(batch):
             return False
         self._buffer.append((batch, max(0, self.version - batch.policy_version)))
         self.buffered += len(batch)

@@ -72,7 +72,6 @@ class Learner:
         self.log = logs.configure("learner", self.ident, options.log_path)
         task = get_task(options.task)
         state_fn = task.state_fn(self.spec.state_fn)
-        self.obs_dim, self.n_actions = state_fn.dim, task.n_actions
         self.algo: Algorithm = make_algorithm(
             self.spec.algorithm,
             state_fn.dim,
@@ -185,17 +184,13 @@ class Learner:
                 bootstrap_value=t.bootstrap_value,
                 policy_version=t.policy_version,
             )
-            if batch.obs.shape[1] != self.obs_dim:
-                raise ValueError(f"obs has {batch.obs.shape[1]} features, not {self.obs_dim}")
-            if int(batch.actions.max(initial=0)) >= self.n_actions:
-                raise ValueError(f"an action is out of range 0..{self.n_actions - 1}")
+            self.algo.add(batch)  # checks that it fits the network; drops it if too stale
         except ValueError as exc:  # a malformed segment is dropped, never fatal
             self.bad_segments += 1
             self.log.warning("bad_transitions", actor=t.actor, error=str(exc))
             return
         self.received += len(batch)
         self.episode_scores.extend(t.episode_scores)
-        self.algo.add(batch)
 
     def _update(self) -> None:
         started = time.monotonic()
