@@ -78,8 +78,52 @@ def make_optimizer(kind: str, params: Any, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {kind!r}; valid: adam, rmsprop")
 
 
+class ActorCriticAlgorithm(Algorithm):
+    """What A2C and IMPALA share: one MLP actor-critic, its optimiser, a buffer of segments
+    emptied by each update, the exported weights, and checkpoints of model and optimiser."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hparams: Mapping[str, Any] | None = None,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(obs_dim, n_actions, hparams, device=device, seed=seed)
+        h = self.hparams
+        self._torch_device = torch.device(device)
+        generator = torch.Generator().manual_seed(seed)
+        self.model = MLPActorCritic(
+            obs_dim, n_actions, parse_hidden(h["hidden"]), generator=generator
+        ).to(self._torch_device)
+        self.optimizer = make_optimizer(h["optimizer"], self.model.parameters(), h["lr"])
+        self._buffer: list[Any] = []  # what a subclass keeps until its update
+        self.buffered = 0  # transitions waiting for the next update
+
+    def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
+        return self.model.export_policy()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = self._base_state()
+        state["model"] = _cpu_copy(self.model.state_dict())
+        state["optimizer"] = _cpu_copy(self.optimizer.state_dict())
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a checkpoint; network shape and optimiser must match, the rest is ours.
+
+        (Use `Algorithm.from_state_dict` to rebuild with the checkpoint's own hyperparameters.)
+        """
+        self._load_base_state(state)
+        self._require_same(state, ("hidden", "optimizer"))
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._buffer, self.buffered = [], 0
+
+
 @register_algorithm
-class A2C(Algorithm):
+class A2C(ActorCriticAlgorithm):
     """A2C with GAE, an MLP actor-critic, one gradient step per rollout."""
 
     name = "a2c"
@@ -106,25 +150,6 @@ class A2C(Algorithm):
             "optimizer", "choice", "rmsprop", choices=("rmsprop", "adam"), doc="optimiser"
         ),
     )
-
-    def __init__(
-        self,
-        obs_dim: int,
-        n_actions: int,
-        hparams: Mapping[str, Any] | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-    ) -> None:
-        super().__init__(obs_dim, n_actions, hparams, device=device, seed=seed)
-        h = self.hparams
-        self._torch_device = torch.device(device)
-        generator = torch.Generator().manual_seed(seed)
-        self.model = MLPActorCritic(
-            obs_dim, n_actions, parse_hidden(h["hidden"]), generator=generator
-        ).to(self._torch_device)
-        self.optimizer = make_optimizer(h["optimizer"], self.model.parameters(), h["lr"])
-        self._buffer: list[_Segment] = []
-        self.buffered = 0  # transitions waiting for the next update
 
     # -- data in -----------------------------------------------------------------------------
 
@@ -196,28 +221,3 @@ class A2C(Algorithm):
         }
 
     # -- weights and checkpoints -----------------------------------------------------------------
-
-    def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
-        return self.model.export_policy()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = self._base_state()
-        state["model"] = _cpu_copy(self.model.state_dict())
-        state["optimizer"] = _cpu_copy(self.optimizer.state_dict())
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a checkpoint; network shape and optimiser must match, the rest is ours.
-
-        (Use `Algorithm.from_state_dict` to rebuild with the checkpoint's own hyperparameters.)
-        """
-        self._load_base_state(state)
-        for key in ("hidden", "optimizer"):
-            if state["hparams"].get(key) != self.hparams[key]:
-                raise ValueError(
-                    f"checkpoint does not fit: {key} is {state['hparams'].get(key)!r}, "
-                    f"expected {self.hparams[key]!r}"
-                )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self._buffer, self.buffered = [], 0

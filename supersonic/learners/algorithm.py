@@ -251,6 +251,15 @@ class Algorithm(abc.ABC):
             return False
         return True
 
+    def _require_same(self, state: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+        """A checkpoint must agree with us on the hyperparameters that shape its tensors."""
+        for key in keys:
+            if state["hparams"].get(key) != self.hparams[key]:
+                raise ValueError(
+                    f"checkpoint does not fit: {key} is {state['hparams'].get(key)!r}, "
+                    f"expected {self.hparams[key]!r}"
+                )
+
     def _base_state(self) -> dict[str, Any]:
         """The fields every algorithm's checkpoint carries; subclasses add theirs."""
         return {

@@ -542,12 +542,7 @@ class DQN(Algorithm):
         (Use `Algorithm.from_state_dict` to rebuild with the checkpoint's own hyperparameters.)
         """
         self._load_base_state(state)
-        for key in ("hidden", "dueling"):
-            if state["hparams"].get(key) != self.hparams[key]:
-                raise ValueError(
-                    f"checkpoint does not fit: {key} is {state['hparams'].get(key)!r}, "
-                    f"expected {self.hparams[key]!r}"
-                )
+        self._require_same(state, ("hidden", "dueling"))
         self.q_net.load_state_dict(state["q_net"])
         self.target_net.load_state_dict(state["target_net"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -27,23 +27,17 @@ lag is the point of V-trace, but data from a policy that far away mostly has rho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
 
-from supersonic.learners.a2c import _cpu_copy, _explained_variance, make_optimizer
+from supersonic.learners.a2c import ActorCriticAlgorithm, _explained_variance
 from supersonic.learners.algorithm import (
-    Algorithm,
-    ArchValue,
     Batch,
     HyperParameter,
     register_algorithm,
 )
-from supersonic.learners.models import MLPActorCritic
-from supersonic.learners.ppo import HIDDEN_CHOICES, parse_hidden
+from supersonic.learners.ppo import HIDDEN_CHOICES
 
 
 def compute_vtrace(
@@ -88,7 +82,7 @@ def compute_vtrace(
 
 
 @register_algorithm
-class IMPALA(Algorithm):
+class IMPALA(ActorCriticAlgorithm):
     """Actor-critic with V-trace targets, an MLP actor-critic, one gradient step per rollout."""
 
     name = "impala"
@@ -117,25 +111,8 @@ class IMPALA(Algorithm):
         ),
     )
 
-    def __init__(
-        self,
-        obs_dim: int,
-        n_actions: int,
-        hparams: Mapping[str, Any] | None = None,
-        device: str = "cpu",
-        seed: int = 0,
-    ) -> None:
-        super().__init__(obs_dim, n_actions, hparams, device=device, seed=seed)
-        h = self.hparams
-        self._torch_device = torch.device(device)
-        generator = torch.Generator().manual_seed(seed)
-        self.model = MLPActorCritic(
-            obs_dim, n_actions, parse_hidden(h["hidden"]), generator=generator
-        ).to(self._torch_device)
-        self.optimizer = make_optimizer(h["optimizer"], self.model.parameters(), h["lr"])
-        # V-trace needs the current policy, so segments are kept raw until the update.
-        self._buffer: list[tuple[Batch, int]] = []  # (segment, its lag when added)
-        self.buffered = 0  # transitions waiting for the next update
+    # V-trace needs the current policy, so segments are kept raw until the update:
+    # `_buffer` holds (segment, its lag when added).
 
     # -- data in -----------------------------------------------------------------------------
 
@@ -220,28 +197,3 @@ class IMPALA(Algorithm):
         }
 
     # -- weights and checkpoints -----------------------------------------------------------------
-
-    def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
-        return self.model.export_policy()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = self._base_state()
-        state["model"] = _cpu_copy(self.model.state_dict())
-        state["optimizer"] = _cpu_copy(self.optimizer.state_dict())
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a checkpoint; network shape and optimiser must match, the rest is ours.
-
-        (Use `Algorithm.from_state_dict` to rebuild with the checkpoint's own hyperparameters.)
-        """
-        self._load_base_state(state)
-        for key in ("hidden", "optimizer"):
-            if state["hparams"].get(key) != self.hparams[key]:
-                raise ValueError(
-                    f"checkpoint does not fit: {key} is {state['hparams'].get(key)!r}, "
-                    f"expected {self.hparams[key]!r}"
-                )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self._buffer, self.buffered = [], 0
