@@ -43,3 +43,26 @@ def test_transport_bench_quick_prints_its_json_line() -> None:
         assert result[f"transitions_per_s_batch_{batch}"] > 0
     assert 0 < result["streaming_ratio"] < 2
     assert isinstance(result["met"], bool)
+
+
+def test_algorithms_bench_quick_learns_cartpole_through_the_runtime() -> None:
+    """Every algorithm through the real runtime (supervisor, learner, 2 actors) on CartPole:
+    its deterministic evaluation after 20k env steps is far above a random policy's ~22 (and
+    the initial policy's ~9). Seen here: 230-500 for each. Then the LLVM part runs."""
+    proc = subprocess.run(
+        [sys.executable, "bench/algorithms.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["bench"] == "algorithms" and result["met"] is False  # 300k is not run
+    for algorithm in ("ppo", "a2c", "dqn", "impala"):
+        assert result[f"cartpole_{algorithm}_final_eval"] >= 100, (algorithm, proc.stdout)
+        assert result[f"cartpole_{algorithm}_return_at_20k"] is not None
+    assert set(result["llvm_final"]) == {"ppo", "a2c"}
+    assert all(0 <= v <= 2 for v in result["llvm_final"].values())
+    assert result["llvm_random_search"] is not None

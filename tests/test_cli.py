@@ -145,3 +145,29 @@ def test_doctor_names_what_is_missing_and_how_to_fix_it() -> None:
     assert proc.returncode == 1
     assert "FAIL  llvm-14 tools" in proc.stdout
     assert "apt-get install -y clang-14 llvm-14" in proc.stdout
+
+
+def test_tasks_lists_every_task_and_its_search_space() -> None:
+    proc = run("tasks")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for expected in (
+        "task llvm-codesize",
+        "task cartpole",
+        "autophase",
+        "ir_opcode_seq",
+        "token ids",
+        "ir_text_mix",
+        "tan_shaped",
+        "join names with '+'",
+        "encoder",
+        "rho_bar",
+        "per_alpha",
+        "gae_lambda",
+    ):
+        assert expected in out, expected
+    one = run("tasks", "--task", "cartpole")
+    assert one.returncode == 0 and "llvm-codesize" not in one.stdout
+    bad = run("tasks", "--task", "nope")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: unknown task 'nope'; choose one of llvm-codesize, cartpole"

@@ -55,6 +55,15 @@ def test_candidate_names_default_from_their_parts() -> None:
         (config(run="bogus = 1"), "unknown [run] key(s) bogus"),
         ("[run]\n", "no [[candidates]]"),
         ("not toml [", "not valid TOML"),
+        (config(state="autophase+nope"), "'nope'; choose one of autophase"),
+        (config(state="autophase+ir_opcode_seq"), "ir_opcode_seq is a token sequence: it must"),
+        (config(hparams='{ encoder = "lstm" }'), "expected one of 'gru', 'attention'"),
+        (config(run='train = "nope:train"'), "unknown dataset 'nope'"),
+        (config(run='validation = "builtin"'), "expected DATASET:SPLIT"),
+        (
+            config(run='task = "cartpole"', state="raw", reward="ir_oz"),
+            "unknown reward function for task cartpole: 'ir_oz'; choose one of env",
+        ),
     ],
 )
 def test_bad_configs_are_refused_with_one_line(text: str, expected: str) -> None:
@@ -87,3 +96,18 @@ def test_launch_with_a_bad_config_is_a_one_line_error(tmp_path: Path) -> None:
         check=False,
     )
     assert missing.returncode == 2 and "no such config file" in missing.stderr
+
+
+def test_a_task_sets_its_natural_episode_length() -> None:
+    cartpole = parse_config(config(run='task = "cartpole"', state="raw", reward="env"), "t")
+    assert cartpole.episode_length == 500
+    assert parse_config(config(), "t").episode_length == 30
+    set_here = config(run='task = "cartpole"\nepisode_length = 200', state="raw", reward="env")
+    assert parse_config(set_here, "t").episode_length == 200
+
+
+def test_concatenations_and_sequence_encoders_are_valid_candidates() -> None:
+    cfg = parse_config(
+        config(state="ir_opcode_seq+autophase", hparams='{ encoder = "attention" }'), "t"
+    )
+    assert cfg.candidates[0].state_fn == "ir_opcode_seq+autophase"

@@ -156,10 +156,8 @@ EXAMPLES: list[Message] = [
         candidate=SPEC.name,
         policy_version=12,
         programs=["cbench-v1/qsort", "cbench-v1/sha"],
-        ir_counts=[301, 812],
-        ir_o0=[420, 1003],
-        ir_oz=[310, 830],
         metrics=[1.0299, 1.0222],
+        details=[{"ir": 301, "ir_o0": 420, "ir_oz": 310}, {"ir": 812, "ir_o0": 1003, "ir_oz": 830}],
         env_steps=90,
     ),
     Score(candidate=SPEC.name, policy_version=12, score=1.026, stage="rung-2"),
@@ -469,8 +467,8 @@ def test_version_mismatch_is_counted_by_the_decoder() -> None:
     decoder = Decoder()
     body, _ = body_of(Stop())
     with pytest.raises(VersionMismatch) as info:
-        decoder.decode([pack(body | {"v": 2})])
-    assert info.value.header.v == 2
+        decoder.decode([pack(body | {"v": PROTOCOL_VERSION + 1})])
+    assert info.value.header.v == PROTOCOL_VERSION + 1
     assert decoder.stats.rejected == {"wrong version": 1} and decoder.stats.accepted == 0
 
 

@@ -410,3 +410,54 @@ reward_fn = "ir_oz"
         if c["spec"]["algorithm"] != "dqn":
             # Seen here over several runs: initial 0.001, final 0.056 to 0.38.
             assert scores["final"]["score"] > scores["initial"]["score"] + 0.02, c["spec"]["name"]
+
+
+def test_a_sequence_encoder_concatenation_and_the_mixed_reward_run_through_the_runtime(
+    tmp_path: Path,
+) -> None:
+    """The widest candidate the search space offers: an attention encoder over the opcode
+    sequence concatenated with Autophase (the env computes both observations in one step) and
+    the IR + .text reward (the env compiles an object every step). Checked to train end to end:
+    weights with the encoder reach the actors, their segments fit the learner's network, and
+    the evaluation reports the task's details."""
+    config = tmp_path / "run.toml"
+    config.write_text("""
+[run]
+name = "wide"
+actors = 2
+steps_per_candidate = 600
+episode_length = 10
+batch_size = 32
+train = "builtin:validation"
+heartbeat_interval_s = 0.5
+heartbeat_timeout_s = 6.0
+baseline_random = false
+
+[[candidates]]
+algorithm = "ppo"
+state_fn = "ir_opcode_seq+autophase"
+reward_fn = "ir_text_mix"
+hyperparameters = { encoder = "attention", encoder_dim = 16, rollout_steps = 128 }
+""")
+    run_dir = tmp_path / "run"
+    proc = start_launch(config, run_dir)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    (c,) = results["candidates"]
+    assert c["phase"] == "done" and c["version"] >= 3
+    final = c["scores"]["final"]
+    assert final["policy_version"] >= 3
+    assert len(final["details"]) == len(final["programs"]) == len(final["metrics"])
+    assert {"ir", "ir_o0", "ir_oz"} <= set(final["details"][0])
+    learner = [
+        json.loads(line) for line in _lines(run_dir / "logs" / f"learner-{c['spec']['name']}.jsonl")
+    ]
+    exit_event = next(e for e in learner if e["event"] == "learner_exit")
+    assert exit_event["lost_segments"] == 0
+    assert not any(e["event"] == "bad_transitions" for e in learner)
+    for actor in ("actor-0", "actor-1"):
+        assert not any(
+            json.loads(line)["event"] in ("bad_weights", "actor_crash")
+            for line in _lines(run_dir / "logs" / f"{actor}.jsonl")
+        )

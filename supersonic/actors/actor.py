@@ -1,8 +1,10 @@
 """The actor process: compile-and-measure steps with a local policy, streamed to a learner.
 
 An actor connects to the supervisor (DEALER), says HELLO, heartbeats, and waits for an ASSIGN.
-Then it creates the task's env with the candidate's state and reward functions, subscribes to
-the candidate's weights (SUB) and pushes trajectory segments to its learner (PUSH). It acts with
+Then it creates the task's env with the candidate's state and reward functions (anything
+task-specific, such as what a reward is computed from, goes through the task's `EpisodeScorer`),
+subscribes to the candidate's weights (SUB) and pushes trajectory segments to its learner
+(PUSH). It acts with
 the newest weights it has (numpy only: an actor needs no torch), tags every segment with the
 weights version that produced it, and starts a new segment whenever new weights arrive.
 
@@ -29,9 +31,8 @@ import zmq
 
 from supersonic import logs
 from supersonic.actors.policy import NumpyPolicy
-from supersonic.envs import get_task
-from supersonic.envs.llvm.metrics import leaderboard_metric
-from supersonic.envs.task import RewardFunction, StateFunction
+from supersonic.envs import get_task, task_names
+from supersonic.envs.task import EpisodeScorer, RewardFunction, StateFunction, env_observation
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
@@ -43,6 +44,7 @@ from supersonic.protocol.messages import (
     Hello,
     Message,
     Release,
+    Scalar,
     Stop,
     Transitions,
     Weights,
@@ -51,7 +53,11 @@ from supersonic.protocol.messages import (
 from supersonic.protocol.peer import ControlLink
 from supersonic.protocol.transport import Channel
 
-PUSH_HWM = 8  # segments queued towards the learner before the actor pauses
+PUSH_HWM = 2  # segments queued towards the learner before the actor pauses
+# Kernel socket buffers hold messages beyond ZeroMQ's high-water mark: with the default (MBs
+# on loopback) hundreds of small segments would queue and the data the learner sees would be
+# many policy versions old. Keep them small so the high-water marks bound what is in flight.
+SOCKET_BUFFER_BYTES = 32 * 1024
 EXIT_REJECTED = 3
 WEIGHTS_WAIT_S = 120.0
 
@@ -61,7 +67,7 @@ class ActorOptions:
     connect: str  # the supervisor's control endpoint
     ident: str = ""
     label: str = ""
-    tasks: tuple[str, ...] = ("llvm-codesize",)
+    tasks: tuple[str, ...] = ()  # the tasks this actor offers; empty: every registered one
     cores: int = 1
     log_path: Path | None = None
     protocol_version: int = PROTOCOL_VERSION  # only tests change this
@@ -92,16 +98,19 @@ class _Work:
     def __init__(self, assign: Assign, ctx: zmq.Context[zmq.Socket[bytes]], ident: str) -> None:
         self.assign = assign
         self.spec: CandidateSpec = assign.candidate
-        task = get_task_for(assign)
+        task = get_task(assign.task)
         self.state_fn: StateFunction = task.state_fn(self.spec.state_fn)
         self.reward_fn: RewardFunction = task.reward_fn(self.spec.reward_fn)
+        self.scorer: EpisodeScorer = task.scorer(self.reward_fn)
         self.env: Any = task.make_env(
             assign.programs[0],
-            observation=self.state_fn.observation,
+            observation=env_observation(self.state_fn),
             max_episode_steps=assign.episode_length,
+            **self.reward_fn.env_options,
         )
         push = ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.SNDHWM, PUSH_HWM)
+        push.setsockopt(zmq.SNDBUF, SOCKET_BUFFER_BYTES)
         push.setsockopt(zmq.LINGER, 2000)
         push.connect(assign.transitions_endpoint)
         self.push = Channel(push, ident)
@@ -117,8 +126,7 @@ class _Work:
         self.pending: Transitions | None = None  # a segment the learner could not take yet
         self.batch_seq = 0
         self.obs: np.ndarray | None = None  # None: start a new episode at the next step
-        self.ir_count = 0
-        self.best_count = 0
+        self.first_reset = True  # the first reset seeds the env (tasks with random starts)
         self.episode_return = 0.0
         self.last_weights_request = 0.0
         self.stream = True  # False: build no segments at all (benchmarks of the env alone)
@@ -127,10 +135,6 @@ class _Work:
         self.env.close()
         self.push.socket.close()
         self.sub.socket.close()
-
-
-def get_task_for(assign: Assign) -> Any:
-    return get_task(assign.task)
 
 
 class Actor:
@@ -193,7 +197,7 @@ class Actor:
             role="actor",
             host=socket.gethostname(),
             pid=os.getpid(),
-            tasks=list(self.options.tasks),
+            tasks=list(self.options.tasks or task_names()),
             cores=self.options.cores,
             label=self.options.label,
         )
@@ -309,9 +313,11 @@ class Actor:
     # ------------------------------------------------------------------------- stepping
     def _start_episode(self, w: _Work) -> None:
         program = w.assign.programs[int(w.rng.integers(len(w.assign.programs)))]
-        raw, info = w.env.reset(options={"benchmark": program})
+        seed = w.assign.seed if w.first_reset else None
+        w.first_reset = False
+        raw, info = w.env.reset(seed=seed, options={"benchmark": program})
         w.obs = w.state_fn(raw)
-        w.ir_count = w.best_count = int(info["ir_instruction_count"])
+        w.scorer.start(info)
         w.episode_return = 0.0
 
     def _step(self) -> None:
@@ -326,10 +332,7 @@ class Actor:
             reward = float(env_reward)
             self.log.warning("env_failure", candidate=w.spec.name, failure=info["failure"])
         else:
-            count = int(info["ir_instruction_count"])
-            reward = w.reward_fn(w.ir_count, count, w.env.baselines)
-            w.ir_count = count
-            w.best_count = min(w.best_count, count)
+            reward = w.scorer.step(float(env_reward), info)
         seg = w.segment
         if w.stream:
             seg.obs.append(w.obs)
@@ -343,9 +346,8 @@ class Actor:
         self.env_steps += 1
         self.rate.tick()
         if terminated or truncated:
-            b = w.env.baselines
             seg.episode_returns.append(w.episode_return)
-            seg.episode_scores.append(leaderboard_metric(b.ir_o0, b.ir_oz, w.best_count))
+            seg.episode_scores.append(w.scorer.score())
             w.obs = None
         else:
             w.obs = w.state_fn(raw)
@@ -412,22 +414,23 @@ class Actor:
             candidate=request.candidate,
             policy_version=-1,
             programs=list(request.programs),
-            ir_counts=[],
-            ir_o0=[],
-            ir_oz=[],
             metrics=[],
+            details=[],
             env_steps=0,
             error=error,
         )
 
     def _evaluate(self, request: EvalRequest) -> None:
-        """Run the policy deterministically on each program; the best count along the rollout
-        counts, as a deployed policy keeps the best module it has seen."""
+        """Run the policy deterministically on each program and score it with the task's
+        scorer (LLVM: the best module along the rollout counts, as a deployed policy keeps the
+        best module it has seen)."""
         w = self.work
         assert w is not None and w.policy is not None
         self._flush(w, cut=True)
         policy, version = w.policy, w.version
-        counts, o0, oz, metrics = [], [], [], []
+        metrics: list[float] = []
+        details: list[dict[str, Scalar]] = []
+        scorer = w.scorer  # training restarts its episode after the evaluation anyway
         steps = 0
         self.log.info(
             "eval_start",
@@ -438,21 +441,18 @@ class Actor:
         )
         for program in request.programs:
             raw, info = w.env.reset(options={"benchmark": program})
-            best = int(info["ir_instruction_count"])
+            scorer.start(info)
             for _ in range(request.episode_length):
                 action, _, _ = policy.act(w.state_fn(raw), w.rng, deterministic=True)
-                raw, _, _, truncated, info = w.env.step(action)
+                raw, env_reward, terminated, truncated, info = w.env.step(action)
                 steps += 1
                 if "failure" in info:
                     break
-                best = min(best, int(info["ir_instruction_count"]))
-                if truncated:
+                scorer.step(float(env_reward), info)
+                if terminated or truncated:
                     break
-            b = w.env.baselines
-            counts.append(best)
-            o0.append(b.ir_o0)
-            oz.append(b.ir_oz)
-            metrics.append(leaderboard_metric(b.ir_o0, b.ir_oz, best))
+            metrics.append(scorer.score())
+            details.append(dict(scorer.details()))
             self._pump(0)  # stay responsive (heartbeat answers, STOP) between programs
             self._keep_alive()
             if self.stopping or self.work is not w:
@@ -464,10 +464,8 @@ class Actor:
                 candidate=w.spec.name,
                 policy_version=version,
                 programs=list(request.programs),
-                ir_counts=counts,
-                ir_o0=o0,
-                ir_oz=oz,
                 metrics=metrics,
+                details=details,
                 env_steps=steps,
             )
         )

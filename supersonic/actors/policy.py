@@ -22,6 +22,29 @@ the exploration rate the actors must use:
 The dueling trunk applies the activation after every layer; each stream (and the plain q MLP)
 applies it after every layer but its last. Q = V + A - mean(A). For these kinds `logits()` are
 the Q-values, `value()` is max Q, and `act()` is epsilon-greedy (see `NumpyPolicy.act`).
+
+Any kind may read the observation through a learned sequence encoder (written by
+`supersonic.learners.models.SequenceEncoder`) when the state starts with token ids. The arch then
+also has
+
+    arch |= {"encoder": "gru" | "attention", "seq_len": L, "vocab": V, "encoder_dim": E}
+
+("encoder" absent or "none": no encoder). The first L entries of an observation are token ids in
+[0, V) as floats (rounded, clipped into range), 0 meaning padding, which only comes last: the
+sequence is its tokens up to the last non-zero id. The encoder turns them into E features, and
+the MLP input is those E features followed by obs[L:]; `obs_dim` is still the full L + extra.
+An empty sequence encodes to zeros. The encoder's tensors:
+
+    gru:       enc.embed.weight [V, E]; enc.gru.weight_ih, enc.gru.weight_hh [3E, E];
+               enc.gru.bias_ih, enc.gru.bias_hh [3E]
+        torch.nn.GRU over the embedded tokens (gates r, z, n in that order):
+        r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(W_iz x + b_iz + W_hz h + b_hz),
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h, from h = 0;
+        the feature is h after the last token.
+    attention: enc.embed.weight [V, E]; enc.pos [L, E]; enc.q/k/v/o.weight [E, E] and .bias [E];
+               enc.norm.weight, enc.norm.bias [E]
+        x = embed[ids] + pos; a = softmax(q(x) k(x)^T / sqrt(E)) with padding keys masked;
+        y = layernorm(x + o(a v(x))) (eps 1e-5); the feature is the mean of y over the tokens.
 """
 
 from __future__ import annotations
@@ -63,6 +86,23 @@ def _sample(logp: np.ndarray, rng: np.random.Generator) -> int:
 Layer = tuple[np.ndarray, np.ndarray]  # (weight [out, in], bias [out]), float32
 
 
+def _tensor(
+    tensors: Mapping[str, np.ndarray], name: str, shape: tuple[int | None, ...]
+) -> np.ndarray:
+    """tensors[name] as float32, checked to exist, have `shape` (None: any size > 0), be finite."""
+    if name not in tensors:
+        raise ValueError(f"policy tensor {name} is missing")
+    array = np.ascontiguousarray(tensors[name], dtype=np.float32)
+    if array.ndim != len(shape) or 0 in array.shape:
+        raise ValueError(f"policy tensor {name} has bad shape {array.shape}")
+    if any(want is not None and got != want for got, want in zip(array.shape, shape, strict=True)):
+        expected = tuple("?" if want is None else want for want in shape)
+        raise ValueError(f"policy tensor {name} has shape {array.shape}, expected {expected}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"policy tensor {name} contains NaN or infinity")
+    return array
+
+
 def _load_layers(
     arch: Mapping[str, object], tensors: Mapping[str, np.ndarray], key: str
 ) -> tuple[list[str], list[Layer]]:
@@ -73,17 +113,8 @@ def _load_layers(
     names = [name.strip() for name in spec.split(",")]
     layers: list[Layer] = []
     for name in names:
-        pair = []
-        for part, ndim in (("weight", 2), ("bias", 1)):
-            if f"{name}.{part}" not in tensors:
-                raise ValueError(f"policy tensor {name}.{part} is missing")
-            array = np.ascontiguousarray(tensors[f"{name}.{part}"], dtype=np.float32)
-            if array.ndim != ndim or 0 in array.shape:
-                raise ValueError(f"policy tensor {name}.{part} has bad shape {array.shape}")
-            if not np.isfinite(array).all():
-                raise ValueError(f"policy tensor {name}.{part} contains NaN or infinity")
-            pair.append(array)
-        weight, bias = pair
+        weight = _tensor(tensors, f"{name}.weight", (None, None))
+        bias = _tensor(tensors, f"{name}.bias", (None,))
         if bias.shape[0] != weight.shape[0]:
             raise ValueError(
                 f"policy tensor {name}.bias has {bias.shape[0]} outputs, "
@@ -109,11 +140,14 @@ def _tanh(x: np.ndarray) -> np.ndarray:
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"tanh": _tanh, "relu": _relu}
 
 
-def _check_names(tensors: Mapping[str, np.ndarray], names: list[str]) -> None:
-    """Refuse a layer named twice and a tensor that no layer names."""
+def _check_names(
+    tensors: Mapping[str, np.ndarray], names: list[str], encoder: _Encoder | None
+) -> None:
+    """Refuse a layer named twice and a tensor that neither a layer nor the encoder uses."""
     if len(set(names)) != len(names):
         raise ValueError("policy arch names a layer more than once")
     used = {f"{name}.{part}" for name in names for part in ("weight", "bias")}
+    used |= set(encoder.tensor_names if encoder is not None else ())
     extra = sorted(set(tensors) - used)
     if extra:
         raise ValueError(f"policy tensor {extra[0]!r} is not named by arch")
@@ -125,6 +159,134 @@ def _inputs(layers: list[Layer]) -> int:
 
 def _outputs(layers: list[Layer]) -> int:
     return int(layers[-1][0].shape[0])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + exp(-x)), and never overflows
+
+
+_MASKED_SCORE = -1e9  # a padding key's attention score, as in supersonic.learners.models
+_LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
+
+
+class _Encoder:
+    """A sequence encoder: obs [..., D] -> [encode(obs[..., :seq_len]), obs[..., seq_len:]].
+
+    Subclasses load their tensors with `_load` (which records their names) and implement
+    `encode(ids [N, seq_len] int64, valid [N, seq_len] bool) -> features [N, dim]`.
+    """
+
+    def __init__(self, seq_len: int, vocab: int, dim: int) -> None:
+        self.seq_len, self.vocab, self.dim = seq_len, vocab, dim
+        self.tensor_names: list[str] = []
+
+    def _load(self, tensors: Mapping[str, np.ndarray], name: str, *shape: int | None) -> np.ndarray:
+        self.tensor_names.append(f"enc.{name}")
+        return _tensor(tensors, f"enc.{name}", shape)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        flat = obs.reshape(-1, obs.shape[-1])
+        ids = np.clip(np.rint(flat[:, : self.seq_len]), 0, self.vocab - 1).astype(np.int64)
+        features = self.encode(ids, ids != 0)
+        out = np.concatenate([features, flat[:, self.seq_len :]], axis=1)
+        return out.reshape(*obs.shape[:-1], out.shape[-1])
+
+    def encode(self, ids: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _GRUEncoder(_Encoder):
+    """torch.nn.GRU's equations, one step per token up to each row's last valid token."""
+
+    def __init__(
+        self, tensors: Mapping[str, np.ndarray], seq_len: int, vocab: int, dim: int
+    ) -> None:
+        super().__init__(seq_len, vocab, dim)
+        embed = self._load(tensors, "embed.weight", vocab, dim)
+        weight_ih = self._load(tensors, "gru.weight_ih", 3 * dim, dim)
+        weight_hh = self._load(tensors, "gru.weight_hh", 3 * dim, dim)
+        bias_ih = self._load(tensors, "gru.bias_ih", 3 * dim)
+        self._bias_hh = self._load(tensors, "gru.bias_hh", 3 * dim)
+        # Every token's input projection W_i x + b_i, looked up per step instead of computed.
+        self._input_gates = embed @ weight_ih.T + bias_ih  # [vocab, 3 * dim]
+        self._weight_hh_t = np.ascontiguousarray(weight_hh.T)
+
+    def encode(self, ids: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        e = self.dim
+        lengths = np.where(valid, np.arange(1, ids.shape[1] + 1), 0).max(axis=1, initial=0)
+        h = np.zeros((len(ids), e), dtype=np.float32)
+        for t in range(int(lengths.max(initial=0))):
+            gi = self._input_gates[ids[:, t]]
+            gh = h @ self._weight_hh_t + self._bias_hh
+            r = _sigmoid(gi[:, :e] + gh[:, :e])
+            z = _sigmoid(gi[:, e : 2 * e] + gh[:, e : 2 * e])
+            n = np.tanh(gi[:, 2 * e :] + r * gh[:, 2 * e :])
+            h = np.where((t < lengths)[:, None], (1.0 - z) * n + z * h, h)
+        return h
+
+
+class _AttentionEncoder(_Encoder):
+    """Token + position embeddings, one masked self-attention layer, residual, layer norm, then
+    the mean over the valid tokens (see the module docstring)."""
+
+    def __init__(
+        self, tensors: Mapping[str, np.ndarray], seq_len: int, vocab: int, dim: int
+    ) -> None:
+        super().__init__(seq_len, vocab, dim)
+        self._embed = self._load(tensors, "embed.weight", vocab, dim)
+        self._pos = self._load(tensors, "pos", seq_len, dim)
+        self._linears = {
+            key: (
+                self._load(tensors, f"{key}.weight", dim, dim),
+                self._load(tensors, f"{key}.bias", dim),
+            )
+            for key in ("q", "k", "v", "o")
+        }
+        self._norm_weight = self._load(tensors, "norm.weight", dim)
+        self._norm_bias = self._load(tensors, "norm.bias", dim)
+
+    def _linear(self, key: str, x: np.ndarray) -> np.ndarray:
+        weight, bias = self._linears[key]
+        return x @ weight.T + bias
+
+    def encode(self, ids: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        x = self._embed[ids] + self._pos  # [N, L, E]
+        keys = self._linear("k", x).transpose(0, 2, 1)
+        scores = self._linear("q", x) @ keys / np.float32(math.sqrt(self.dim))
+        scores = np.where(valid[:, None, :], scores, np.float32(_MASKED_SCORE))
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        y = x + self._linear("o", weights @ self._linear("v", x))
+        y = (y - y.mean(axis=-1, keepdims=True)) / np.sqrt(
+            y.var(axis=-1, keepdims=True) + np.float32(_LAYER_NORM_EPS)
+        )
+        y = y * self._norm_weight + self._norm_bias
+        mask = valid[..., None].astype(np.float32)
+        return (y * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), np.float32(1.0))
+
+
+_ENCODERS: dict[str, Callable[[Mapping[str, np.ndarray], int, int, int], _Encoder]] = {
+    "gru": _GRUEncoder,
+    "attention": _AttentionEncoder,
+}
+
+
+def _positive_int(arch: Mapping[str, object], key: str) -> int:
+    value = arch.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"policy arch needs {key!r} as a positive integer, got {value!r}")
+    return value
+
+
+def _load_encoder(arch: Mapping[str, object], tensors: Mapping[str, np.ndarray]) -> _Encoder | None:
+    """The sequence encoder that `arch` declares, or None ("encoder" absent or "none")."""
+    kind = arch.get("encoder", "none")
+    if kind == "none":
+        return None
+    if not isinstance(kind, str) or kind not in _ENCODERS:
+        raise ValueError(f"unsupported encoder {kind!r}, expected 'gru', 'attention' or 'none'")
+    seq_len, vocab, dim = (_positive_int(arch, key) for key in ("seq_len", "vocab", "encoder_dim"))
+    return _ENCODERS[kind](tensors, seq_len, vocab, dim)
 
 
 class NumpyPolicy:
@@ -139,6 +301,7 @@ class NumpyPolicy:
         kind = arch.get("kind")
         self._kind = kind
         self._epsilon = 0.0
+        self._encoder = _load_encoder(arch, tensors)
         self._trunk: list[Layer] = []
         self._v: list[Layer] = []
         if kind == "mlp":
@@ -151,7 +314,7 @@ class NumpyPolicy:
             v_names, self._v = _load_layers(arch, tensors, "v_layers")
             if set(pi_names) & set(v_names):
                 raise ValueError("policy arch names a layer in both pi_layers and v_layers")
-            _check_names(tensors, pi_names + v_names)
+            _check_names(tensors, pi_names + v_names, self._encoder)
             obs_dim = _inputs(self._pi)
             if _inputs(self._v) != obs_dim:
                 raise ValueError(
@@ -193,12 +356,20 @@ class NumpyPolicy:
                         )
                 if _outputs(self._v) != 1:
                     raise ValueError(f"value stream must output 1 value, got {_outputs(self._v)}")
-            _check_names(tensors, names)
+            _check_names(tensors, names, self._encoder)
             n_actions = _outputs(self._pi)
         else:
             raise ValueError(
                 f"unsupported policy kind {kind!r}, expected 'mlp', 'dueling_mlp' or 'q_mlp'"
             )
+        if self._encoder is not None:  # the MLP reads the encoder's features, then obs[seq_len:]
+            extra = obs_dim - self._encoder.dim
+            if extra < 0:
+                raise ValueError(
+                    f"policy MLP takes {obs_dim} inputs, fewer than the encoder's "
+                    f"{self._encoder.dim} features"
+                )
+            obs_dim = self._encoder.seq_len + extra
         self._obs_dim = obs_dim
         self._n_actions = n_actions
 
@@ -215,11 +386,12 @@ class NumpyPolicy:
         """The exploration rate of a Q-network policy (0 for kind 'mlp')."""
         return self._epsilon
 
-    def _check_obs(self, obs: np.ndarray) -> np.ndarray:
+    def _features(self, obs: np.ndarray) -> np.ndarray:
+        """What the MLP reads: the checked observations, through the encoder if there is one."""
         x = np.asarray(obs, dtype=np.float32)
         if x.shape[-1:] != (self._obs_dim,):
             raise ValueError(f"observation has shape {x.shape}, expected [..., {self._obs_dim}]")
-        return x
+        return x if self._encoder is None else self._encoder(x)
 
     def _forward(self, layers: list[Layer], x: np.ndarray, last_linear: bool = True) -> np.ndarray:
         for i, (weight, bias) in enumerate(layers):
@@ -236,22 +408,26 @@ class NumpyPolicy:
         value = self._forward(self._v, hidden)
         return value + advantage - advantage.mean(axis=-1, keepdims=True)
 
-    def logits(self, obs: np.ndarray) -> np.ndarray:
-        """Action logits (Q-values for a Q-network), [..., n_actions], for obs [..., obs_dim]."""
-        x = self._check_obs(obs)
+    def _logits(self, x: np.ndarray) -> np.ndarray:
         if self._kind == "mlp":
             return self._forward(self._pi, x)
         return self._q_values(x)
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        if self._kind == "mlp":
+            return self._forward(self._v, x)[..., 0]
+        return self._q_values(x).max(axis=-1)
+
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        """Action logits (Q-values for a Q-network), [..., n_actions], for obs [..., obs_dim]."""
+        return self._logits(self._features(obs))
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """Value estimates (max Q for a Q-network), shape obs.shape[:-1]: a 0-d array for one obs.
 
         Wrap in float() for one observation.
         """
-        x = self._check_obs(obs)
-        if self._kind == "mlp":
-            return self._forward(self._v, x)[..., 0]
-        return self._q_values(x).max(axis=-1)
+        return self._value(self._features(obs))
 
     def act(
         self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
@@ -267,11 +443,12 @@ class NumpyPolicy:
         obs = np.asarray(obs)
         if obs.ndim != 1:
             raise ValueError(f"act takes one observation [{self._obs_dim}], got {obs.shape}")
+        x = self._features(obs)  # encoded once for both heads
         if self._kind == "mlp":
-            logp = log_softmax(self.logits(obs))
+            logp = log_softmax(self._logits(x))
             action = int(np.argmax(logp)) if deterministic else _sample(logp, rng)
-            return action, float(logp[action]), float(self.value(obs))
-        q = self.logits(obs)
+            return action, float(logp[action]), float(self._value(x))
+        q = self._logits(x)
         greedy = int(np.argmax(q))
         action = greedy
         if not deterministic and rng.random() < self._epsilon:

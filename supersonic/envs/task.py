@@ -1,29 +1,54 @@
 """The Task registry: what a task offers the architecture search.
 
 A `Task` bundles an env factory, its datasets, named state functions (raw observation -> float32
-vector), named reward functions (metrics before/after -> float), the allowed algorithm names,
-and how many actions it has. State and reward functions run on the actor, so they are plain
-numpy, and they are looked up by name from a candidate spec that travels over the wire.
+vector), named reward functions (measurements before/after a step -> float), the allowed
+algorithm names, and how many actions it has. State and reward functions run on the actor, so
+they are plain numpy, and they are looked up by name from a candidate spec that travels over
+the wire.
+
+Everything task-specific the runtime needs goes through the `Task`: the actor measures an
+episode with the task's `EpisodeScorer` (reward, score, per-program details), the supervisor
+resolves programs and aggregates per-program scores with the task's functions. So actors,
+learners and the supervisor run any registered task, LLVM code size or a gymnasium control
+problem, with the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class StateFunction:
-    """Turns one raw env observation into the float32 vector a policy sees."""
+    """Turns raw env observations into the float32 vector a policy sees.
+
+    `observation` names the one raw observation the env must produce. A vector whose first
+    `seq_len` entries are token ids in [0, vocab) (0 is padding) declares so with `seq_len` and
+    `vocab`: a learner may then put a learned sequence encoder (recurrent or attention) in front
+    of its MLP heads; to every other network they are plain numbers.
+
+    A composite made by `concat` reads several observations: `observations` lists them and its
+    `fn` takes a dict from observation name to raw value.
+    """
 
     name: str
-    observation: str  # the raw observation the env must produce
+    observation: str  # the raw observation the env must produce ("" for a composite)
     dim: int
     fn: Callable[[Any], np.ndarray]
     doc: str = ""
+    seq_len: int = 0  # > 0: the first seq_len entries are token ids
+    vocab: int = 0  # token ids are in [0, vocab), 0 meaning padding
+    parts: tuple[str, ...] = ()  # a composite: the state functions it concatenates
+    composite_reads: tuple[str, ...] = ()  # a composite: the observations its parts read
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        """Every raw observation this state function reads, in a fixed order."""
+        return self.composite_reads if self.parts else (self.observation,)
 
     def __call__(self, raw: Any) -> np.ndarray:
         out = np.asarray(self.fn(raw), dtype=np.float32)
@@ -36,20 +61,51 @@ class StateFunction:
 
 @dataclass(frozen=True)
 class RewardFunction:
-    """Turns one step's metrics into a reward: fn(before, after, baselines)."""
+    """Turns one step's measurements into a reward: `fn(before, after, baselines)`.
+
+    `before` and `after` are what the task's scorer measures (LLVM: a `CodeSize`); `baselines`
+    is the program's reference measurements. `env_options` are constructor options the env
+    needs to measure what the function reads (e.g. the object size, which costs a compile).
+    """
 
     name: str
-    fn: Callable[[int, int, Any], float]
+    fn: Callable[[Any, Any, Any], float]
     doc: str = ""
+    env_options: Mapping[str, Any] = field(default_factory=dict)
 
-    def __call__(self, before: int, after: int, baselines: Any) -> float:
+    def __call__(self, before: Any, after: Any, baselines: Any) -> float:
         return float(self.fn(before, after, baselines))
+
+
+class EpisodeScorer(Protocol):
+    """The task-side bookkeeping of one episode on an actor.
+
+    `start` sees the info of `reset`, `step` the env's reward and info after each step that did
+    not fail, and returns the candidate's reward. `score` is the task's metric of the episode
+    so far (higher is better; what evaluation reports per program) and `details` the raw
+    measurements behind it.
+    """
+
+    def start(self, info: Mapping[str, Any]) -> None: ...
+
+    def step(self, env_reward: float, info: Mapping[str, Any]) -> float: ...
+
+    def score(self) -> float: ...
+
+    def details(self) -> dict[str, float | int]: ...
+
+
+def mean(values: Sequence[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
 
 
 @dataclass(frozen=True)
 class Task:
+    """One optimisation problem and the search space offered on it; see the module docstring."""
+
     name: str
-    make_env: Callable[..., Any]  # make_env(benchmark, observation=..., max_episode_steps=...)
+    make_env: Callable[..., Any]  # make_env(program, observation=..., max_episode_steps=..., **)
     n_actions: int
     state_fns: Mapping[str, StateFunction]
     reward_fns: Mapping[str, RewardFunction]
@@ -57,14 +113,66 @@ class Task:
     train: str  # dataset spec and split, e.g. "builtin:train"
     validation: str
     test: str
+    scorer: Callable[[RewardFunction], EpisodeScorer]
+    resolve_programs: Callable[[str], list[str]]  # "dataset:split" -> program ids for resets
+    aggregate: Callable[[Sequence[float]], float] = mean  # per-program scores -> one score
+    # random search with a budget of env steps over programs: (programs, steps, seed,
+    # episode_length) -> {"score", "metrics", "env_steps"}; None where it means nothing.
+    random_baseline: Callable[[list[str], int, int, int], dict[str, Any]] | None = None
+    episode_length: int = 0  # the natural episode length, 0 if the run config decides
     metric: str = ""  # what the evaluation score means
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    doc: str = ""
 
     def state_fn(self, name: str) -> StateFunction:
+        """The state function `name`; "a+b+c" concatenates registered ones."""
+        if "+" in name:
+            return concat([self.state_fn(part) for part in name.split("+")], self.name)
         return _lookup(self.state_fns, name, f"state function for task {self.name}")
 
     def reward_fn(self, name: str) -> RewardFunction:
         return _lookup(self.reward_fns, name, f"reward function for task {self.name}")
+
+
+def concat(parts: Sequence[StateFunction], task: str = "") -> StateFunction:
+    """One state function that concatenates `parts` (each read from its own observation).
+
+    A token sequence (see `StateFunction.seq_len`) must come first, so that its ids stay at the
+    front of the vector where a sequence encoder looks for them; at most one part may be one.
+    """
+    names = [p.name for p in parts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"state function {'+'.join(names)} repeats a part")
+    for i, part in enumerate(parts):
+        if part.parts:
+            raise ValueError("a concatenation cannot contain a concatenation")
+        if part.seq_len and i > 0:
+            raise ValueError(
+                f"{part.name} is a token sequence: it must come first in a concatenation"
+                + (f" (task {task})" if task else "")
+            )
+    reads = tuple(dict.fromkeys(p.observation for p in parts))
+
+    def fn(raw: Mapping[str, Any]) -> np.ndarray:
+        return np.concatenate([p(raw[p.observation]) for p in parts])
+
+    return StateFunction(
+        name="+".join(names),
+        observation="",
+        dim=sum(p.dim for p in parts),
+        fn=fn,
+        doc="concatenation of " + ", ".join(names),
+        seq_len=parts[0].seq_len,
+        vocab=parts[0].vocab,
+        parts=tuple(names),
+        composite_reads=reads,
+    )
+
+
+def env_observation(state_fn: StateFunction) -> str | tuple[str, ...]:
+    """What to pass as a task env's `observation=`: one name, or a tuple (the env then
+    returns a dict from name to raw observation)."""
+    reads = state_fn.observations
+    return reads[0] if len(reads) == 1 and not state_fn.parts else reads
 
 
 def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:

@@ -361,13 +361,15 @@ def tasks(task_name: str | None) -> None:
 
     for name in [task_name] if task_name else list(task_names()):
         task = get_task(name)
-        click.echo(f"task {task.name}: {task.n_actions} actions; score: {task.metric}")
+        click.echo(f"task {task.name}: {task.doc}")
+        click.echo(f"  {task.n_actions} actions; score: {task.metric}")
         click.echo(
             f"  datasets: train {task.train}, validation {task.validation}, test {task.test}"
         )
-        click.echo("  state functions:")
+        click.echo("  state functions (join names with '+' to concatenate them):")
         for fn in task.state_fns.values():
-            click.echo(f"    {fn.name:<18} {fn.observation:<12} dim {fn.dim:<5} {fn.doc}")
+            seq = f" (first {fn.seq_len}: token ids < {fn.vocab})" if fn.seq_len else ""
+            click.echo(f"    {fn.name:<18} {fn.observation:<12} dim {fn.dim:<5} {fn.doc}{seq}")
         click.echo("  reward functions:")
         for reward in task.reward_fns.values():
             click.echo(f"    {reward.name:<18} {reward.doc}")

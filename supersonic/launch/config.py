@@ -7,6 +7,7 @@ its declared range, an empty candidate list, budgets that make no sense.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ class RunConfig:
     actors: int = 2
     seed: int = 0
     steps_per_candidate: int = 10_000
-    episode_length: int = 30
+    episode_length: int = 30  # when the config omits it: the task's own, else 30
     batch_size: int = 64
     train: str = ""  # dataset:split; empty means the task's own
     validation: str = ""
@@ -112,8 +113,12 @@ def parse_config(text: str, origin: str) -> RunConfig:
         raise ConfigError(f"{origin}: no [[candidates]]: give at least one candidate")
     base_seed = int(run.get("seed", 0))
     candidates = tuple(_candidate(c, i, base_seed, origin) for i, c in enumerate(raw_candidates))
+    run = {"name": "run", "task": "llvm-codesize", **run}
+    if "episode_length" not in run:  # a task with a natural episode length (CartPole: 500)
+        with contextlib.suppress(ValueError):  # an unknown task is reported by validate()
+            run["episode_length"] = get_task(str(run["task"])).episode_length or 30
     try:
-        config = RunConfig(candidates=candidates, **{"name": "run", "task": "llvm-codesize", **run})
+        config = RunConfig(candidates=candidates, **run)
     except TypeError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     validate(config, origin)
@@ -166,6 +171,12 @@ def validate(config: RunConfig, origin: str = "config") -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{origin}: {message}")
+    for spec in (config.train, config.validation):
+        try:
+            if spec:
+                task.resolve_programs(spec)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
     names = [c.name for c in config.candidates]
     if len(set(names)) != len(names):
         raise ConfigError(f"{origin}: candidate names must be unique")
@@ -182,21 +193,6 @@ def validate(config: RunConfig, origin: str = "config") -> None:
             algorithm_class(c.algorithm).resolve_hparams(c.hyperparameters)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-
-
-def dataset_and_split(spec: str) -> tuple[str, str]:
-    """`builtin:train` -> ("builtin", "train"); generator specs keep their own colon."""
-    dataset, sep, split = spec.rpartition(":")
-    if sep and split in ("train", "validation", "test"):
-        return dataset, split
-    raise ConfigError(f"{spec!r}: expected DATASET:SPLIT, e.g. builtin:train")
-
-
-def resolve_programs(spec: str) -> list[str]:
-    from supersonic.envs.llvm.benchmarks import resolve_dataset
-
-    dataset, split = dataset_and_split(spec)
-    return [b.uri for b in resolve_dataset(dataset).split(split)]
 
 
 @dataclass

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from supersonic.envs.llvm.metrics import geomean
-from supersonic.launch.config import RunConfig, RunPaths, resolve_programs
+from supersonic.envs import get_task
+from supersonic.launch.config import RunConfig, RunPaths
 from supersonic.launch.supervisor import Supervisor
 from supersonic.launch.tables import format_table
 
@@ -205,41 +205,25 @@ def launch(config: RunConfig, run_dir: Path, echo: Callable[[str], None]) -> dic
         group.stop()
         supervisor.close()
     if config.baseline_random and not results.get("interrupted"):
-        results["random_search"] = random_search_same_steps(config, results, echo)
+        random = random_search_same_steps(config, results, echo)
+        if random is not None:
+            results["random_search"] = random
     paths.results.write_text(json.dumps(results, indent=2))
     return results
 
 
 def random_search_same_steps(
     config: RunConfig, results: dict[str, Any], echo: Callable[[str], None]
-) -> dict[str, Any]:
-    """Random search on the validation programs with the env steps each candidate used."""
-    from supersonic.envs.llvm.benchmarks import resolve_benchmark
-    from supersonic.envs.llvm.search import Budget
-    from supersonic.launch.baselines import BaselineJob, run_jobs
-
-    programs = resolve_programs(config.validation or "builtin:validation")
+) -> dict[str, Any] | None:
+    """The task's random search on the validation programs with the env steps each candidate
+    used (None for a task without one)."""
+    task = get_task(config.task)
+    if task.random_baseline is None:
+        return None
+    programs = task.resolve_programs(config.validation or task.validation)
     steps = max(int(c["env_steps"]) for c in results["candidates"])
-    per_program = max(1, steps // len(programs))
-    echo(f"random search with the same env steps ({steps}, {per_program} per program)")
-    jobs = [
-        BaselineJob(
-            resolve_benchmark(p),
-            "random",
-            Budget(steps=per_program),
-            seed=config.seed,
-            check=False,
-            episode_length=config.episode_length,
-        )
-        for p in programs
-    ]
-    found = run_jobs(jobs, workers=2)
-    return {
-        "env_steps": per_program * len(programs),
-        "score": geomean(r.metric for r in found).value,
-        "metrics": [r.metric for r in found],
-        "programs": programs,
-    }
+    echo(f"random search with the same env steps ({steps} over {len(programs)} programs)")
+    return task.random_baseline(programs, steps, config.seed, config.episode_length)
 
 
 def results_table(results: dict[str, Any]) -> str:

@@ -23,8 +23,8 @@ from typing import Any
 import zmq
 
 from supersonic import logs
-from supersonic.envs.llvm.metrics import geomean
-from supersonic.launch.config import RunConfig, RunPaths, resolve_programs
+from supersonic.envs import get_task
+from supersonic.launch.config import RunConfig, RunPaths
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
@@ -112,8 +112,11 @@ class Supervisor:
         self.control = Channel(sock, "supervisor", routed=True, on_reject=self._bad_message)
         self.peers: dict[str, Peer] = {}
         self.candidates = {c.name: CandidateState(c) for c in config.candidates}
-        self.train_programs = resolve_programs(config.train or "builtin:train")
-        self.validation_programs = resolve_programs(config.validation or "builtin:validation")
+        self.task = get_task(config.task)
+        self.train_programs = self.task.resolve_programs(config.train or self.task.train)
+        self.validation_programs = self.task.resolve_programs(
+            config.validation or self.task.validation
+        )
         self.stop_requested = False
         self.rejected = 0
         self.dead: list[str] = []
@@ -470,16 +473,14 @@ class Supervisor:
         if result.error:
             self.log.warning("eval_failed", candidate=result.candidate, error=result.error)
             return
-        score = geomean(result.metrics).value
+        score = self.task.aggregate(result.metrics)
         state.scores[pending.stage] = {
             "score": score,
             "policy_version": result.policy_version,
             "env_steps": state.env_steps,
             "programs": result.programs,
             "metrics": result.metrics,
-            "ir_counts": result.ir_counts,
-            "ir_o0": result.ir_o0,
-            "ir_oz": result.ir_oz,
+            "details": result.details,
         }
         self.log.info(
             "candidate_score",

@@ -34,7 +34,12 @@ from supersonic.learners.algorithm import (
     HyperParameter,
     register_algorithm,
 )
-from supersonic.learners.models import MLPActorCritic
+from supersonic.learners.models import (
+    ENCODER_HPARAMS,
+    MLPActorCritic,
+    build_encoder,
+    encoder_keys,
+)
 from supersonic.learners.ppo import HIDDEN_CHOICES, compute_gae, parse_hidden
 
 
@@ -79,8 +84,9 @@ def make_optimizer(kind: str, params: Any, lr: float) -> torch.optim.Optimizer:
 
 
 class ActorCriticAlgorithm(Algorithm):
-    """What A2C and IMPALA share: one MLP actor-critic, its optimiser, a buffer of segments
-    emptied by each update, the exported weights, and checkpoints of model and optimiser."""
+    """What A2C and IMPALA share: one MLP actor-critic (after a sequence encoder when the state
+    has a token sequence), its optimiser, a buffer of segments emptied by each update, the
+    exported weights, and checkpoints of model and optimiser."""
 
     def __init__(
         self,
@@ -89,13 +95,19 @@ class ActorCriticAlgorithm(Algorithm):
         hparams: Mapping[str, Any] | None = None,
         device: str = "cpu",
         seed: int = 0,
+        *,
+        seq_len: int = 0,
+        vocab: int = 0,
     ) -> None:
-        super().__init__(obs_dim, n_actions, hparams, device=device, seed=seed)
+        super().__init__(
+            obs_dim, n_actions, hparams, device=device, seed=seed, seq_len=seq_len, vocab=vocab
+        )
         h = self.hparams
         self._torch_device = torch.device(device)
         generator = torch.Generator().manual_seed(seed)
+        encoder = build_encoder(h, self.seq_len, self.vocab, generator)
         self.model = MLPActorCritic(
-            obs_dim, n_actions, parse_hidden(h["hidden"]), generator=generator
+            obs_dim, n_actions, parse_hidden(h["hidden"]), generator, encoder
         ).to(self._torch_device)
         self.optimizer = make_optimizer(h["optimizer"], self.model.parameters(), h["lr"])
         self._buffer: list[Any] = []  # what a subclass keeps until its update
@@ -116,7 +128,7 @@ class ActorCriticAlgorithm(Algorithm):
         (Use `Algorithm.from_state_dict` to rebuild with the checkpoint's own hyperparameters.)
         """
         self._load_base_state(state)
-        self._require_same(state, ("hidden", "optimizer"))
+        self._require_same(state, ("hidden", "optimizer", *encoder_keys(self.seq_len)))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._buffer, self.buffered = [], 0
@@ -138,6 +150,7 @@ class A2C(ActorCriticAlgorithm):
             "rollout_steps", "int", 256, 16, 8192, log=True, doc="transitions per update"
         ),
         HyperParameter("hidden", "choice", "64,64", choices=HIDDEN_CHOICES, doc="MLP widths"),
+        *ENCODER_HPARAMS,
         HyperParameter(
             "max_policy_lag",
             "int",

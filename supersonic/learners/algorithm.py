@@ -11,6 +11,10 @@ network so that an actor can run it with numpy alone (see `supersonic.actors.pol
 maps names to float32 arrays. Checkpoints are `state_dict()`s that survive `torch.save` and
 `torch.load(..., weights_only=True)`, so they hold only tensors, numbers, strings, lists and dicts.
 
+A state whose first `seq_len` entries are token ids in [0, vocab) (see
+`supersonic.envs.task.StateFunction`) is declared to the algorithm with `seq_len` and `vocab`, so
+that it can put a learned sequence encoder in front of its networks.
+
 Algorithms register themselves with `@register_algorithm`; `make_algorithm` imports the built-in
 ones on first use so that a caller does not need to know which module defines which name.
 """
@@ -181,11 +185,21 @@ class Algorithm(abc.ABC):
         hparams: Mapping[str, Any] | None = None,
         device: str = "cpu",
         seed: int = 0,
+        *,
+        seq_len: int = 0,
+        vocab: int = 0,
     ) -> None:
         if obs_dim < 1 or n_actions < 1:
             raise ValueError(f"{self.name}: need obs_dim >= 1 and n_actions >= 1")
+        if seq_len < 0 or (seq_len > 0 and (seq_len > obs_dim or vocab < 2)):
+            raise ValueError(
+                f"{self.name}: a token sequence needs 0 < seq_len <= obs_dim ({obs_dim}) and "
+                f"vocab >= 2, got seq_len={seq_len}, vocab={vocab}"
+            )
         self.obs_dim = obs_dim
         self.n_actions = n_actions
+        self.seq_len = seq_len  # > 0: obs[:, :seq_len] are token ids in [0, vocab)
+        self.vocab = vocab if seq_len else 0
         self.hparams = self.resolve_hparams(hparams or {})
         self.device = device
         self.seed = seed
@@ -266,6 +280,8 @@ class Algorithm(abc.ABC):
             "name": self.name,
             "obs_dim": self.obs_dim,
             "n_actions": self.n_actions,
+            "seq_len": self.seq_len,
+            "vocab": self.vocab,
             "hparams": dict(self.hparams),
             "seed": self.seed,
             "version": self.version,
@@ -274,16 +290,20 @@ class Algorithm(abc.ABC):
         }
 
     def _load_base_state(self, state: Mapping[str, Any]) -> None:
-        """Check that a checkpoint fits this instance and restore the counters."""
+        """Check that a checkpoint fits this instance and restore the counters.
+
+        (A checkpoint from before token sequences has no seq_len or vocab: it had none.)
+        """
         for key, mine in (
             ("name", self.name),
             ("obs_dim", self.obs_dim),
             ("n_actions", self.n_actions),
+            ("seq_len", self.seq_len),
+            ("vocab", self.vocab),
         ):
-            if state.get(key) != mine:
-                raise ValueError(
-                    f"checkpoint does not fit: {key} is {state.get(key)!r}, expected {mine!r}"
-                )
+            theirs = state.get(key, 0 if key in ("seq_len", "vocab") else None)
+            if theirs != mine:
+                raise ValueError(f"checkpoint does not fit: {key} is {theirs!r}, expected {mine!r}")
         self.version = int(state["version"])
         self.consumed = int(state["consumed"])
         self.dropped_stale = int(state["dropped_stale"])
@@ -298,6 +318,8 @@ class Algorithm(abc.ABC):
             state["hparams"],
             device=device,
             seed=int(state["seed"]),
+            seq_len=int(state.get("seq_len", 0)),
+            vocab=int(state.get("vocab", 0)),
         )
         algorithm.load_state_dict(state)
         return algorithm
@@ -348,6 +370,15 @@ def make_algorithm(
     hparams: Mapping[str, Any] | None = None,
     device: str = "cpu",
     seed: int = 0,
+    *,
+    seq_len: int = 0,
+    vocab: int = 0,
 ) -> Algorithm:
-    """Construct the algorithm registered as `name` (ValueError lists the valid names)."""
-    return algorithm_class(name)(obs_dim, n_actions, hparams, device=device, seed=seed)
+    """Construct the algorithm registered as `name` (ValueError lists the valid names).
+
+    `seq_len` > 0 says that the first seq_len entries of an observation are token ids in
+    [0, vocab), for a learned sequence encoder.
+    """
+    return algorithm_class(name)(
+        obs_dim, n_actions, hparams, device=device, seed=seed, seq_len=seq_len, vocab=vocab
+    )

@@ -43,13 +43,23 @@ from supersonic.learners.algorithm import (
     HyperParameter,
     register_algorithm,
 )
+from supersonic.learners.models import (
+    ENCODER_HPARAMS,
+    SequenceEncoder,
+    build_encoder,
+    encoded,
+    encoder_keys,
+    export_encoder,
+    export_layers,
+)
 from supersonic.learners.ppo import HIDDEN_CHOICES, _detached_cpu, parse_hidden
 
 # -- the network ----------------------------------------------------------------------------------
 
 
 class QNetwork(nn.Module):
-    """A ReLU MLP from observations to Q-values, dueling or plain.
+    """A ReLU MLP from observations to Q-values, dueling or plain, after an optional `encoder`
+    of the observation's token sequence (see `supersonic.learners.models.SequenceEncoder`).
 
     Dueling: trunk `q.0..q.{k-1}` (ReLU after every layer), value stream `v.0` (-> 1) and advantage
     stream `a.0` (-> n_actions), Q = V + A - mean(A). Plain: `q.0..q.k`, ReLU after all but the
@@ -65,10 +75,12 @@ class QNetwork(nn.Module):
         hidden: tuple[int, ...] = (64, 64),
         dueling: bool = True,
         generator: torch.Generator | None = None,
+        encoder: SequenceEncoder | None = None,
     ) -> None:
         super().__init__()
         self.dueling = dueling
-        sizes = [obs_dim, *hidden]
+        self.encoder = encoder
+        sizes = [obs_dim if encoder is None else encoder.out_dim(obs_dim), *hidden]
         trunk = [nn.Linear(n_in, n_out) for n_in, n_out in itertools.pairwise(sizes)]
         if dueling:
             self.q = nn.ModuleList(trunk)
@@ -78,7 +90,7 @@ class QNetwork(nn.Module):
         else:
             self.q = nn.ModuleList([*trunk, nn.Linear(sizes[-1], n_actions)])
             outputs = [self.q[-1]]
-        for module in self.modules():
+        for module in itertools.chain(self.q, getattr(self, "v", ()), getattr(self, "a", ())):
             if isinstance(module, nn.Linear):
                 gain = 1.0 if any(module is out for out in outputs) else math.sqrt(2.0)
                 nn.init.orthogonal_(module.weight, gain=gain, generator=generator)
@@ -86,7 +98,7 @@ class QNetwork(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Q-values [B, n_actions] for observations [B, obs_dim]."""
-        x = obs
+        x = encoded(self.encoder, obs)
         if not self.dueling:
             for i, layer in enumerate(self.q):
                 x = layer(x)
@@ -112,12 +124,8 @@ class QNetwork(nn.Module):
         for prefix, key in keys.items():
             layers = groups[prefix]
             assert isinstance(layers, nn.ModuleList)
-            names = [f"{prefix}.{i}" for i in range(len(layers))]
-            arch[key] = ",".join(names)
-            for name, layer in zip(names, layers, strict=True):
-                for part in ("weight", "bias"):
-                    tensor = getattr(layer, part).detach().to("cpu", torch.float32)
-                    tensors[f"{name}.{part}"] = tensor.numpy().copy()
+            arch[key] = export_layers(prefix, layers, tensors)
+        export_encoder(self.encoder, arch, tensors)
         return arch, tensors
 
 
@@ -368,6 +376,7 @@ class DQN(Algorithm):
             doc="transitions consumed over which epsilon decays linearly",
         ),
         HyperParameter("hidden", "choice", "64,64", choices=HIDDEN_CHOICES, doc="MLP widths"),
+        *ENCODER_HPARAMS,
         HyperParameter("dueling", "choice", True, choices=(True, False), doc="dueling heads"),
         HyperParameter("double", "choice", True, choices=(True, False), doc="double DQN target"),
         HyperParameter("max_grad_norm", "float", 10.0, 0.1, 100.0, doc="gradient norm clip"),
@@ -388,16 +397,25 @@ class DQN(Algorithm):
         hparams: Mapping[str, Any] | None = None,
         device: str = "cpu",
         seed: int = 0,
+        *,
+        seq_len: int = 0,
+        vocab: int = 0,
     ) -> None:
-        super().__init__(obs_dim, n_actions, hparams, device=device, seed=seed)
+        super().__init__(
+            obs_dim, n_actions, hparams, device=device, seed=seed, seq_len=seq_len, vocab=vocab
+        )
         h = self.hparams
         self._torch_device = torch.device(device)
         generator = torch.Generator().manual_seed(seed)
         hidden = parse_hidden(h["hidden"])
-        self.q_net = QNetwork(obs_dim, n_actions, hidden, h["dueling"], generator).to(
+        encoder = build_encoder(h, self.seq_len, self.vocab, generator)
+        self.q_net = QNetwork(obs_dim, n_actions, hidden, h["dueling"], generator, encoder).to(
             self._torch_device
         )
-        self.target_net = QNetwork(obs_dim, n_actions, hidden, h["dueling"]).to(self._torch_device)
+        target_encoder = build_encoder(h, self.seq_len, self.vocab)
+        self.target_net = QNetwork(
+            obs_dim, n_actions, hidden, h["dueling"], encoder=target_encoder
+        ).to(self._torch_device)
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=h["lr"])
@@ -542,7 +560,7 @@ class DQN(Algorithm):
         (Use `Algorithm.from_state_dict` to rebuild with the checkpoint's own hyperparameters.)
         """
         self._load_base_state(state)
-        self._require_same(state, ("hidden", "dueling"))
+        self._require_same(state, ("hidden", "dueling", *encoder_keys(self.seq_len)))
         self.q_net.load_state_dict(state["q_net"])
         self.target_net.load_state_dict(state["target_net"])
         self.optimizer.load_state_dict(state["optimizer"])

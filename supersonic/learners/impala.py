@@ -37,6 +37,7 @@ from supersonic.learners.algorithm import (
     HyperParameter,
     register_algorithm,
 )
+from supersonic.learners.models import ENCODER_HPARAMS
 from supersonic.learners.ppo import HIDDEN_CHOICES
 
 
@@ -98,6 +99,7 @@ class IMPALA(ActorCriticAlgorithm):
             "rollout_steps", "int", 256, 16, 8192, log=True, doc="transitions per update"
         ),
         HyperParameter("hidden", "choice", "64,64", choices=HIDDEN_CHOICES, doc="MLP widths"),
+        *ENCODER_HPARAMS,
         HyperParameter(
             "max_policy_lag",
             "int",

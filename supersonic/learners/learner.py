@@ -43,9 +43,11 @@ from supersonic.protocol.messages import (
 from supersonic.protocol.peer import ControlLink
 from supersonic.protocol.transport import Channel
 
-PULL_HWM = 16
+PULL_HWM = 4  # per connected actor (see the actor's SOCKET_BUFFER_BYTES)
+SOCKET_BUFFER_BYTES = 32 * 1024
 MAX_DRAIN = 64  # segments taken per loop turn, so control messages are never starved
 EXIT_REJECTED = 3
+RECENT_EPISODES = 50  # episodes kept for the progress reports
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,14 @@ class Learner:
             self.spec.hyperparameters,
             device=options.device,
             seed=self.spec.seed,
+            seq_len=state_fn.seq_len,
+            vocab=state_fn.vocab,
         )
         self.restored = self._restore()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         pull = self.ctx.socket(zmq.PULL)
         pull.setsockopt(zmq.RCVHWM, PULL_HWM)
+        pull.setsockopt(zmq.RCVBUF, SOCKET_BUFFER_BYTES)
         pull.setsockopt(zmq.LINGER, 0)
         self.transitions_endpoint = _bind(pull, options.bind_host)
         self.pull = Channel(pull, self.ident, on_reject=self._bad_message)
@@ -103,6 +108,8 @@ class Learner:
         self.updates_since_checkpoint = 0
         self.last_metrics: dict[str, float] = {}
         self.episode_scores: list[float] = []
+        self.episode_returns: list[float] = []  # returns of the candidate's reward function
+        self.episodes = 0
 
     # ------------------------------------------------------------------------ main loop
     def run(self) -> int:
@@ -155,6 +162,11 @@ class Learner:
                 self.stopping = True
         if self.pull.socket in events:
             for _ in range(MAX_DRAIN):
+                # Take no more than the next update needs: what stays queued holds the actors
+                # back (ZeroMQ's high-water marks), so an update sees the amount of data its
+                # hyperparameters ask for however fast the actors are.
+                if self.algo.ready():
+                    break
                 received = self.pull.recv(block=False)
                 if received is None:
                     break
@@ -191,12 +203,16 @@ class Learner:
             return
         self.received += len(batch)
         self.episode_scores.extend(t.episode_scores)
+        self.episode_returns.extend(t.episode_returns)
+        self.episodes += len(t.episode_returns)
+        del self.episode_scores[:-RECENT_EPISODES], self.episode_returns[:-RECENT_EPISODES]
 
     def _update(self) -> None:
         started = time.monotonic()
         metrics = self.algo.update()
         self.last_metrics = {k: float(v) for k, v in metrics.items()}
         recent = self.episode_scores[-50:]
+        returns = self.episode_returns[-20:]
         self.log.info(
             "learner_update",
             candidate=self.spec.name,
@@ -204,6 +220,8 @@ class Learner:
             seconds=round(time.monotonic() - started, 3),
             received=self.received,
             episode_score=round(sum(recent) / len(recent), 4) if recent else None,
+            return_last20=round(sum(returns) / len(returns), 4) if returns else None,
+            episodes=self.episodes,
             metrics={k: round(v, 5) for k, v in self.last_metrics.items()},
         )
         self._publish()

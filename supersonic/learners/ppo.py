@@ -33,7 +33,12 @@ from supersonic.learners.algorithm import (
     HyperParameter,
     register_algorithm,
 )
-from supersonic.learners.models import MLPActorCritic
+from supersonic.learners.models import (
+    ENCODER_HPARAMS,
+    MLPActorCritic,
+    build_encoder,
+    encoder_keys,
+)
 
 HIDDEN_CHOICES = ("64,64", "128,128", "256,256")
 
@@ -108,7 +113,8 @@ def _detached_cpu(obj: Any) -> Any:
 
 @register_algorithm
 class PPO(Algorithm):
-    """Clipped-objective PPO with GAE, an MLP actor-critic and Adam."""
+    """Clipped-objective PPO with GAE, an MLP actor-critic (after a sequence encoder when the
+    state has a token sequence) and Adam."""
 
     name = "ppo"
     hyperparameters = (
@@ -132,6 +138,7 @@ class PPO(Algorithm):
         HyperParameter("epochs", "int", 4, 1, 20, doc="passes over the data per update"),
         HyperParameter("minibatch_size", "int", 256, 16, 4096, log=True, doc="SGD minibatch"),
         HyperParameter("hidden", "choice", "64,64", choices=HIDDEN_CHOICES, doc="MLP widths"),
+        *ENCODER_HPARAMS,
         HyperParameter(
             "max_policy_lag",
             "int",
@@ -149,13 +156,19 @@ class PPO(Algorithm):
         hparams: Mapping[str, Any] | None = None,
         device: str = "cpu",
         seed: int = 0,
+        *,
+        seq_len: int = 0,
+        vocab: int = 0,
     ) -> None:
-        super().__init__(obs_dim, n_actions, hparams, device=device, seed=seed)
+        super().__init__(
+            obs_dim, n_actions, hparams, device=device, seed=seed, seq_len=seq_len, vocab=vocab
+        )
         h = self.hparams
         self._torch_device = torch.device(device)
         generator = torch.Generator().manual_seed(seed)
+        encoder = build_encoder(h, self.seq_len, self.vocab, generator)
         self.model = MLPActorCritic(
-            obs_dim, n_actions, parse_hidden(h["hidden"]), generator=generator
+            obs_dim, n_actions, parse_hidden(h["hidden"]), generator, encoder
         ).to(self._torch_device)
         # eps=1e-5 rather than Adam's 1e-8: the usual PPO setting, steadier early updates.
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=h["lr"], eps=1e-5)
@@ -288,11 +301,7 @@ class PPO(Algorithm):
         (Use `Algorithm.from_state_dict` to rebuild with the checkpoint's own hyperparameters.)
         """
         self._load_base_state(state)
-        if state["hparams"].get("hidden") != self.hparams["hidden"]:
-            raise ValueError(
-                f"checkpoint does not fit: hidden is {state['hparams'].get('hidden')!r}, "
-                f"expected {self.hparams['hidden']!r}"
-            )
+        self._require_same(state, ("hidden", *encoder_keys(self.seq_len)))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._rng.bit_generator.state = state["rng"]

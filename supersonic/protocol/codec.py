@@ -485,8 +485,8 @@ def _converter(annotation: Any) -> _Converter:
     if annotation in _SCALAR_CONVERTERS:
         return _SCALAR_CONVERTERS[annotation]
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is list and len(args) == 1 and args[0] in (str, int, float):
-        item = _SCALAR_CONVERTERS[args[0]]
+    if origin is list and len(args) == 1 and args[0] in (str, int, float, dict[str, Scalar]):
+        item = _SCALAR_CONVERTERS.get(args[0]) or _converter(args[0])
 
         def convert_list(r: _Reader, v: Any, path: str) -> list[Any]:
             if not isinstance(v, list):

@@ -3,7 +3,7 @@
 On the wire a message is a msgpack map `{v, t, src, seq, ...fields}` (see `codec` and
 docs/protocol.md). The field names here are the wire names. Field types are limited to what the
 codec can check: str, int, float, bool, lists of those, `dict[str, Scalar]`, numpy arrays,
-`dict[str, ndarray]`, and the nested `CandidateSpec`.
+`dict[str, ndarray]`, lists of `dict[str, Scalar]`, and the nested `CandidateSpec`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: EVAL_RESULT carries task-defined `details`
 
 # A JSON-like scalar: what `dict[str, Scalar]` fields (hyperparameters, metrics, log fields) hold.
 Scalar = Union[str, int, float, bool, None]  # noqa: UP007 (get_type_hints needs a runtime type)
@@ -193,10 +193,8 @@ class EvalResult(Message):
     candidate: str
     policy_version: int
     programs: list[str]
-    ir_counts: list[int]
-    ir_o0: list[int]
-    ir_oz: list[int]
     metrics: list[float]  # the task metric per program (leaderboard metric for LLVM)
+    details: list[dict[str, Scalar]]  # per program, the measurements behind its metric
     env_steps: int
     error: str = ""  # non-empty when the evaluation could not run
 

@@ -3,8 +3,9 @@
 Backed by CompilerGym's `llvm-v0` service. What this wrapper adds:
 
 - benchmarks from anywhere (built-in programs, user files, generators), converted for LLVM 10;
-- one observation chosen by name (`observation=`), the IR instruction count and the program's
-  -O0/-O3/-Oz baselines (IR count and object .text size, cached per program) in `info`;
+- the observation chosen by name (`observation=`; a tuple of names gives a dict of them), the
+  IR instruction count and the program's -O0/-O3/-Oz baselines (IR count and object .text
+  size, cached per program) in `info`;
 - actions by index or by pass name;
 - a step that never raises because of the compiler: a hung or crashed service becomes a
   truncated episode with `failure_penalty` as reward, and a fresh service at the next reset.
@@ -93,7 +94,7 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
         self,
         benchmark: str | BenchmarkSpec | None = None,
         *,
-        observation: str = DEFAULT_OBSERVATION,
+        observation: str | tuple[str, ...] = DEFAULT_OBSERVATION,
         max_episode_steps: int = DEFAULT_MAX_EPISODE_STEPS,
         step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
         failure_penalty: float = DEFAULT_FAILURE_PENALTY,
@@ -107,7 +108,13 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
             raise ValueError(f"step_timeout_s must be > 0, got {step_timeout_s}")
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        self._obs_spec: ObservationSpec = observation_spec(observation)
+        # A tuple of names makes the observation a dict from name to value (one service call
+        # computes them all): what a concatenated state function reads.
+        names = (observation,) if isinstance(observation, str) else tuple(observation)
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"observation must name distinct observations, got {observation!r}")
+        self._obs_specs: list[ObservationSpec] = [observation_spec(n) for n in names]
+        self._obs_is_dict = not isinstance(observation, str)
         self.observation_name = observation
         self.max_episode_steps = max_episode_steps
         self.step_timeout_s = step_timeout_s
@@ -116,7 +123,11 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
         self.max_instructions = max_instructions
         self.render_mode = render_mode
         self.action_space = gym.spaces.Discrete(NUM_ACTIONS)
-        self.observation_space = self._obs_spec.space(max_episode_steps)
+        self.observation_space: gym.Space[Any] = (
+            gym.spaces.Dict({o.name: o.space(max_episode_steps) for o in self._obs_specs})
+            if self._obs_is_dict
+            else self._obs_specs[0].space(max_episode_steps)
+        )
         self.benchmark = resolve_benchmark(benchmark)
         # Prepared now so that a bad program fails at construction, not at the first reset.
         self.program: PreparedProgram = self.benchmark.prepare(max_instructions)
@@ -260,18 +271,17 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
             store_baselines(self.program, self.baselines)
         self._ir_count = self.baselines.ir_o0
         self._text_size = self.baselines.text_o0 if self.object_size_in_info else None
-        if self._obs_spec.service_name is None:
-            self._obs = self._histogram.copy()
-        else:
-            self._obs = self._obs_spec.convert(session.observation[self._obs_spec.service_name])
+        self._obs = self._observe(
+            [session.observation[o.service_name] for o in self._service_specs()]
+        )
 
     def _apply(self, index: int) -> str | None:
         """Run one pass in the service; returns a failure description instead of raising."""
         session = self._session
         spaces = session.observation.spaces
+        observed = self._service_specs()
         wanted = [spaces["IrInstructionCount"]]
-        if self._obs_spec.service_name is not None:
-            wanted.append(spaces[self._obs_spec.service_name])
+        wanted += [spaces[o.service_name] for o in observed]
         if self.object_size_in_info:
             wanted.append(spaces["ObjectTextSizeBytes"])
         started = time.monotonic()
@@ -291,13 +301,23 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
             )
         self._last_had_effect = not info.get("action_had_no_effect", False)
         self._ir_count = int(values[0])
-        if self._obs_spec.service_name is None:
-            self._obs = self._histogram.copy()
-        else:
-            self._obs = self._obs_spec.convert(values[1])
+        self._obs = self._observe(values[1 : 1 + len(observed)])
         if self.object_size_in_info:
             self._text_size = int(values[-1])
         return None
+
+    def _service_specs(self) -> list[ObservationSpec]:
+        """The observations the CompilerGym service computes (the env keeps the rest)."""
+        return [o for o in self._obs_specs if o.service_name is not None]
+
+    def _observe(self, service_values: list[Any]) -> Any:
+        """The observation from the service's values (in `_service_specs` order)."""
+        values = iter(service_values)
+        out = {
+            o.name: self._histogram.copy() if o.service_name is None else o.convert(next(values))
+            for o in self._obs_specs
+        }
+        return out if self._obs_is_dict else out[self._obs_specs[0].name]
 
     def _info(self) -> dict[str, Any]:
         assert self.baselines is not None

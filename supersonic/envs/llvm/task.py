@@ -1,21 +1,26 @@
 """The LLVM code-size task: its state functions, reward functions and datasets.
 
 Every state function reads exactly one raw observation of the env (see `observations.py`) and
-returns a fixed-size float32 vector; every reward function is `fn(before, after, baselines)` on
-the IR instruction counts before and after a step and the program's `ProgramBaselines`.
+returns a fixed-size float32 vector (concatenations such as "autophase+action_history" are made
+by `Task.state_fn`); every reward function is `fn(before, after, baselines)` on the `CodeSize`
+before and after a step and the program's `ProgramBaselines`. `CodeSizeScorer` does that
+bookkeeping on the actor and scores an episode with the leaderboard metric.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 
 from supersonic.envs.llvm.actions import NUM_ACTIONS
+from supersonic.envs.llvm.ir_text import IR_SEQ_LEN, IR_VOCAB, ir_opcode_seq, ir_tokens
+from supersonic.envs.llvm.metrics import geomean, leaderboard_metric
 from supersonic.envs.llvm.observations import AUTOPHASE_DIM, INST2VEC_DIM, INSTCOUNT_DIM
 from supersonic.envs.task import RewardFunction, StateFunction, Task
 
@@ -27,6 +32,7 @@ PROGRAML_TEXT_BUCKETS = 128
 INST2VEC_SUMMARY_DIM = 2 * INST2VEC_DIM + 1
 PROGRAML_STATS_DIM = 2 + PROGRAML_NODE_TYPES + PROGRAML_EDGE_FLOWS + PROGRAML_TEXT_BUCKETS
 THRESHOLD = 0.001  # `thresholded`: Oz-normalised drops smaller than this in magnitude give 0
+IR_TEXT_WEIGHT = 0.5  # `ir_text_mix`: weight of the IR term; .text gets the rest
 TAN_SCALE = 5.0  # `tan_shaped`: tanh(5 * drop / (IR_O0 - IR_Oz))
 
 
@@ -55,24 +61,6 @@ def _inst2vec_summary(raw: Any) -> np.ndarray:
         out[INST2VEC_DIM : 2 * INST2VEC_DIM] = emb.max(axis=0)
     out[-1] = math.log1p(len(emb))
     return out
-
-
-# What an instruction line loses before tokenising: quoted names and strings, comments, value
-# and global names (%12, %struct.s, @foo), metadata references (!12), attribute groups (#3).
-# Numbers need no rule: a token must start with a letter or "_" at a word boundary, so 42, -1,
-# 0x7FF8 and 1.5e+00 yield nothing.
-_IR_DROP = re.compile(r'[%@!]?"[^"]*"|;.*$|[%@][-\w$.]+|![0-9]+|#[0-9]+')
-_IR_TOKEN = re.compile(r"\b[A-Za-z_][\w.]*|\*|\.\.\.")
-
-
-def ir_tokens(line: str) -> list[str]:
-    """The opcode (as "op:NAME"), types and keywords of one IR instruction line."""
-    text = _IR_DROP.sub(" ", line)
-    tokens = _IR_TOKEN.findall(text)
-    if not tokens:
-        return []
-    # The opcode is the first word: after "%x =" was dropped, that is the line's first token.
-    return [f"op:{tokens[0]}", *tokens[1:]]
 
 
 def _ir_token_bag(raw: Any) -> np.ndarray:
@@ -154,33 +142,69 @@ STATE_FNS = {
             f"log1p of ProGraML node/edge totals, node-type and edge-flow counts, and node "
             f"texts hashed into {PROGRAML_TEXT_BUCKETS} buckets",
         ),
+        StateFunction(
+            "ir_opcode_seq",
+            "Ir",
+            IR_SEQ_LEN + 1,
+            ir_opcode_seq,
+            f"the module's instruction opcodes in order as token ids for a learned sequence "
+            f"encoder ({IR_SEQ_LEN} evenly spaced ones when longer, 0-padded), then "
+            f"log1p(instructions)",
+            seq_len=IR_SEQ_LEN,
+            vocab=IR_VOCAB,
+        ),
     )
 }
 
 
-def _ir_oz(before: int, after: int, b: Any) -> float:
-    return (before - after) / max(b.ir_o0 - b.ir_oz, 1)
+@dataclass(frozen=True)
+class CodeSize:
+    """What a step is measured by: IR instructions, and .text bytes when a reward needs them."""
+
+    ir: int
+    text: int | None = None
 
 
-def _ir_o0(before: int, after: int, b: Any) -> float:
-    return (before - after) / max(b.ir_o0, 1)
+def _ir_oz(before: CodeSize, after: CodeSize, b: Any) -> float:
+    return (before.ir - after.ir) / max(b.ir_o0 - b.ir_oz, 1)
 
 
-def _log_ratio(before: int, after: int, b: Any) -> float:
-    return math.log(max(before, 1) / max(after, 1))
+def _ir_o0(before: CodeSize, after: CodeSize, b: Any) -> float:
+    return (before.ir - after.ir) / max(b.ir_o0, 1)
 
 
-def _sign(before: int, after: int, b: Any) -> float:
-    return float((before > after) - (before < after))
+def _log_ratio(before: CodeSize, after: CodeSize, b: Any) -> float:
+    return math.log(max(before.ir, 1) / max(after.ir, 1))
 
 
-def _thresholded(before: int, after: int, b: Any) -> float:
+def _sign(before: CodeSize, after: CodeSize, b: Any) -> float:
+    return float((before.ir > after.ir) - (before.ir < after.ir))
+
+
+def _thresholded(before: CodeSize, after: CodeSize, b: Any) -> float:
     r = _ir_oz(before, after, b)
     return r if abs(r) >= THRESHOLD else 0.0
 
 
-def _tan_shaped(before: int, after: int, b: Any) -> float:
+def _tan_shaped(before: CodeSize, after: CodeSize, b: Any) -> float:
     return math.tanh(TAN_SCALE * _ir_oz(before, after, b))
+
+
+def _text_oz(before: CodeSize, after: CodeSize, b: Any) -> float:
+    """.text bytes removed / what -Oz removes (floored at 1% of -O0's .text: on a program where
+    -Oz barely shrinks .text, a one-byte scale would make the reward explode)."""
+    if before.text is None or after.text is None:
+        raise ValueError("this reward needs the object .text size in the env's info")
+    return (before.text - after.text) / max(b.text_o0 - b.text_oz, b.text_o0 // 100, 1)
+
+
+def mixed_ir_text(weight: float) -> Callable[[CodeSize, CodeSize, Any], float]:
+    """weight * ir_oz + (1 - weight) * text_oz: both are 1 over an episode that matches -Oz."""
+
+    def fn(before: CodeSize, after: CodeSize, b: Any) -> float:
+        return weight * _ir_oz(before, after, b) + (1 - weight) * _text_oz(before, after, b)
+
+    return fn
 
 
 REWARD_FNS = {
@@ -208,12 +232,70 @@ REWARD_FNS = {
             f"tanh({TAN_SCALE:g} * ir_oz): bounded in (-1, 1); a step doing a fifth of -Oz's "
             "work earns tanh(1) = 0.76",
         ),
+        RewardFunction(
+            "ir_text_mix",
+            mixed_ir_text(IR_TEXT_WEIGHT),
+            f"{IR_TEXT_WEIGHT:g} * ir_oz + {1 - IR_TEXT_WEIGHT:g} * (.text bytes removed / "
+            "what -Oz removes); compiles an object every step (~50 ms)",
+            env_options={"object_size_in_info": True},
+        ),
     )
 }
 
 
+class CodeSizeScorer:
+    """Measures an LLVM episode: the reward from IR (and .text) counts, and the leaderboard
+    metric of the smallest module seen (a deployed policy keeps the best module it found)."""
+
+    def __init__(self, reward_fn: RewardFunction) -> None:
+        self.reward_fn = reward_fn
+        self.baselines: Any = None
+        self.now = CodeSize(0)
+        self.best = 0
+
+    @staticmethod
+    def _measure(info: Mapping[str, Any]) -> CodeSize:
+        text = info.get("object_text_size")
+        return CodeSize(int(info["ir_instruction_count"]), None if text is None else int(text))
+
+    def start(self, info: Mapping[str, Any]) -> None:
+        self.baselines = info["baselines"]
+        self.now = self._measure(info)
+        self.best = self.now.ir
+
+    def step(self, env_reward: float, info: Mapping[str, Any]) -> float:
+        after = self._measure(info)
+        reward = self.reward_fn(self.now, after, self.baselines)
+        self.now = after
+        self.best = min(self.best, after.ir)
+        return reward
+
+    def score(self) -> float:
+        b = self.baselines
+        return leaderboard_metric(b.ir_o0, b.ir_oz, self.best)
+
+    def details(self) -> dict[str, float | int]:
+        b = self.baselines
+        return {"ir": self.best, "ir_o0": b.ir_o0, "ir_oz": b.ir_oz}
+
+
+def resolve_programs(spec: str) -> list[str]:
+    """`builtin:train` -> the URIs of that split; generator specs keep their own colon."""
+    from supersonic.envs.llvm.benchmarks import resolve_dataset
+
+    dataset, sep, split = spec.rpartition(":")
+    if not sep or split not in ("train", "validation", "test"):
+        raise ValueError(f"{spec!r}: expected DATASET:SPLIT, e.g. builtin:train")
+    return [b.uri for b in resolve_dataset(dataset).split(split)]
+
+
+def _geomean(values: Sequence[float]) -> float:
+    return geomean(values).value
+
+
 @cache
 def llvm_codesize_task() -> Task:
+    from supersonic.envs.llvm.baseline_jobs import random_search_baseline
     from supersonic.envs.llvm.env import LlvmCodeSizeEnv
 
     return Task(
@@ -226,5 +308,10 @@ def llvm_codesize_task() -> Task:
         train="builtin:train",
         validation="builtin:validation",
         test="builtin:test",
+        scorer=CodeSizeScorer,
+        resolve_programs=resolve_programs,
+        aggregate=_geomean,
+        random_baseline=random_search_baseline,
         metric="geomean of (IR_O0 - IR) / (IR_O0 - IR_Oz) over the validation programs",
+        doc="LLVM pass ordering for code size on CompilerGym",
     )
