@@ -53,7 +53,7 @@ def test_candidate_names_default_from_their_parts() -> None:
         (config(run='task = "nope"'), "unknown task 'nope'"),
         (config(run="actors = 0"), "actors must be >= 1"),
         (config(run="bogus = 1"), "unknown [run] key(s) bogus"),
-        ("[run]\n", "no [[candidates]]"),
+        ("[run]\n", "no candidates: give [[candidates]] or a [space]"),
         ("not toml [", "not valid TOML"),
         (config(state="autophase+nope"), "'nope'; choose one of autophase"),
         (config(state="autophase+ir_opcode_seq"), "ir_opcode_seq is a token sequence: it must"),

@@ -362,6 +362,14 @@ class Actor:
         seg = w.segment
         if not len(seg):
             return
+        if w.pending is not None:  # the previous segment is still waiting: never overwrite it
+            self._try_send(w, block_s=1.0)
+            if w.pending is not None:
+                self.log.warning("segment_dropped", candidate=w.spec.name, rows=len(seg))
+                w.segment = _Segment()
+                if cut:
+                    w.obs = None
+                return
         if cut and w.obs is not None:
             seg.truncated[-1] = True
             w.obs = None

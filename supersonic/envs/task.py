@@ -120,6 +120,8 @@ class Task:
     # episode_length) -> {"score", "metrics", "env_steps"}; None where it means nothing.
     random_baseline: Callable[[list[str], int, int, int], dict[str, Any]] | None = None
     episode_length: int = 0  # the natural episode length, 0 if the run config decides
+    # Raises ValueError (one line) if a program cannot be used; None: every program can.
+    check_program: Callable[[str], None] | None = None
     metric: str = ""  # what the evaluation score means
     doc: str = ""
 

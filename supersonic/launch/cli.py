@@ -255,24 +255,41 @@ def baseline(
     default=None,
     help="Where the run keeps its files (default: runs/TIMESTAMP-NAME).",
 )
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Continue the run in this directory (after a crash or a kill): its config, ledger "
+    "and checkpoints.",
+)
 @_user_errors
-def launch(config_path: Path | None, run_dir: Path | None) -> None:
-    """Run the architecture search: supervisor, one learner per candidate, N actors.
+def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | None) -> None:
+    """Run the architecture search: supervisor, learners for the candidates, N actors.
 
     Without CONFIG_PATH it runs the embedded default: the LLVM code-size task on the built-in
     training programs with three candidates, sized for a 2-core machine.
     """
     from supersonic.launch.config import ConfigError, load_config
-    from supersonic.launch.launcher import default_run_dir, results_table
+    from supersonic.launch.launcher import default_run_dir, load_run_config, results_table
     from supersonic.launch.launcher import launch as run_launch
 
+    if resume_dir is not None and (config_path is not None or run_dir is not None):
+        raise ValueError("--resume takes the run directory alone (its config is inside)")
     try:
-        config = load_config(config_path)
+        if resume_dir is not None:
+            config, target = load_run_config(resume_dir), resume_dir
+        else:
+            config = load_config(config_path)
+            target = run_dir or default_run_dir(config)
+        results = run_launch(
+            config,
+            target,
+            lambda line: click.echo(line, err=True),
+            resume=resume_dir is not None,
+        )
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
-    results = run_launch(
-        config, run_dir or default_run_dir(config), lambda line: click.echo(line, err=True)
-    )
     click.echo(results_table(results))
     if results.get("interrupted"):
         sys.exit(130)

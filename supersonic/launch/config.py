@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
+from supersonic.launch.space import expand_space, replicate
 from supersonic.protocol.messages import CandidateSpec
 
 
@@ -39,6 +40,23 @@ class RunConfig:
     device: str = "cpu"
     baseline_random: bool = True
     bind_host: str = "127.0.0.1"
+    # [search]: how the budget is spread over candidates (see launch/strategies.py).
+    strategy: str = "exhaustive"  # asha | bandit | exhaustive
+    min_budget: int = 0  # env steps at the first rung (ASHA) / per slice (bandit); 0: max / eta^2
+    reduction_factor: int = 3  # ASHA's eta: the top 1/eta of a rung is promoted
+    total_budget: int = 0  # bandit: env steps in all; 0: candidates * max budget / 4
+    concurrent: int = 0  # candidates training at once; 0: one per actor
+    seeds: int = 1  # training seeds per architecture, scored together
+
+    @property
+    def max_budget(self) -> int:
+        """The most env steps one candidate trains for."""
+        return self.steps_per_candidate
+
+    @property
+    def first_budget(self) -> int:
+        """The first rung's (or slice's) budget."""
+        return self.min_budget or max(1, self.steps_per_candidate // self.reduction_factor**2)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -81,7 +99,16 @@ reward_fn = "log_ratio"
 hyperparameters = { rollout_steps = 1024, minibatch_size = 128, ent_coef = 0.01, lr = 0.001 }
 """
 
-_RUN_KEYS = {f for f in RunConfig.__dataclass_fields__ if f not in ("candidates",)}
+_SEARCH_KEYS = {
+    "strategy",
+    "min_budget",
+    "reduction_factor",
+    "total_budget",
+    "concurrent",
+    "seeds",
+}
+_RUN_KEYS = {f for f in RunConfig.__dataclass_fields__ if f not in ("candidates",)} - _SEARCH_KEYS
+STRATEGIES = ("asha", "bandit", "exhaustive")
 _CANDIDATE_KEYS = {"name", "algorithm", "state_fn", "reward_fn", "hyperparameters", "seed"}
 
 
@@ -108,12 +135,35 @@ def parse_config(text: str, origin: str) -> RunConfig:
             f"{origin}: unknown [run] key(s) {', '.join(sorted(unknown))}; "
             f"valid: {', '.join(sorted(_RUN_KEYS))}"
         )
-    raw_candidates = data.get("candidates", [])
-    if not raw_candidates:
-        raise ConfigError(f"{origin}: no [[candidates]]: give at least one candidate")
+    search = data.get("search", {})
+    unknown = set(search) - _SEARCH_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown [search] key(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(_SEARCH_KEYS))}"
+        )
+    unknown = set(data) - {"run", "search", "space", "candidates"}
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown table(s) {', '.join(sorted(unknown))}; "
+            "valid: run, search, space, candidates"
+        )
     base_seed = int(run.get("seed", 0))
-    candidates = tuple(_candidate(c, i, base_seed, origin) for i, c in enumerate(raw_candidates))
-    run = {"name": "run", "task": "llvm-codesize", **run}
+    raw_candidates = data.get("candidates", [])
+    explicit = [_candidate(c, i, base_seed, origin) for i, c in enumerate(raw_candidates)]
+    try:
+        spaced = expand_space(data["space"], base_seed + len(explicit)) if "space" in data else []
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    if not explicit and not spaced:
+        raise ConfigError(
+            f"{origin}: no candidates: give [[candidates]] or a [space] to draw them from"
+        )
+    seeds = int(search.get("seeds", 1))
+    if seeds < 1:
+        raise ConfigError(f"{origin}: seeds must be >= 1")
+    candidates = tuple(replicate(explicit + spaced, seeds))
+    run = {"name": "run", "task": "llvm-codesize", **run, **search}
     if "episode_length" not in run:  # a task with a natural episode length (CartPole: 500)
         with contextlib.suppress(ValueError):  # an unknown task is reported by validate()
             run["episode_length"] = get_task(str(run["task"])).episode_length or 30
@@ -156,6 +206,24 @@ def validate(config: RunConfig, origin: str = "config") -> None:
         raise ConfigError(f"{origin}: {exc}") from None
     checks = [
         (config.actors >= 1, "actors must be >= 1"),
+        (
+            config.strategy in STRATEGIES,
+            f"unknown strategy {config.strategy!r}; choose one of {', '.join(STRATEGIES)}",
+        ),
+        (config.reduction_factor >= 2, "reduction_factor must be >= 2"),
+        (config.min_budget >= 0, "min_budget must be >= 0"),
+        (
+            config.first_budget <= config.max_budget,
+            f"the budget (steps_per_candidate = {config.max_budget}) is smaller than one rung "
+            f"(min_budget = {config.first_budget})",
+        ),
+        (
+            config.first_budget >= config.batch_size,
+            f"a rung of {config.first_budget} env steps is smaller than one batch "
+            f"({config.batch_size}): raise min_budget",
+        ),
+        (config.total_budget >= 0, "total_budget must be >= 0"),
+        (config.concurrent >= 0, "concurrent must be >= 0"),
         (
             config.steps_per_candidate >= config.batch_size,
             "steps_per_candidate must be >= batch_size",
@@ -205,6 +273,7 @@ class RunPaths:
     logs: Path = field(init=False)
     checkpoints: Path = field(init=False)
     results: Path = field(init=False)
+    ledger: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.config = self.root / "config.json"
@@ -212,3 +281,4 @@ class RunPaths:
         self.logs = self.root / "logs"
         self.checkpoints = self.root / "checkpoints"
         self.results = self.root / "results.json"
+        self.ledger = self.root / "ledger.sqlite"

@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
-from supersonic.launch.config import RunConfig, RunPaths
-from supersonic.launch.supervisor import Supervisor
+from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
+from supersonic.launch.supervisor import Supervisor, policy_path
 from supersonic.launch.tables import format_table
+from supersonic.protocol.messages import CandidateSpec
 
 PR_SET_PDEATHSIG = 1
+MIN_VALIDATION_PROGRAMS = 5  # what the search compares candidates on (ASHA, bandit)
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -102,41 +104,50 @@ MAX_LEARNER_RESTARTS = 3
 
 
 class ChildWatch:
-    """Restarts a learner that exits before its candidate is done (it resumes from its last
-    checkpoint); after MAX_LEARNER_RESTARTS the candidate is failed so the run can finish.
-    Actors are interchangeable: one that dies is simply declared dead by the supervisor."""
+    """Keeps exactly the learners the supervisor wants running: a candidate's learner starts
+    when the search strategy gives it work (and again when it is promoted after a pause: it
+    resumes from its checkpoint), and stops by itself on the supervisor's STOP. A learner that
+    exits with an error while wanted is restarted; after MAX_LEARNER_RESTARTS the candidate is
+    failed so the run can finish. Actors are interchangeable: one that dies is simply declared
+    dead by the supervisor."""
 
     def __init__(
-        self, group: ProcessGroup, supervisor: Supervisor, echo: Callable[[str], None]
+        self,
+        group: ProcessGroup,
+        supervisor: Supervisor,
+        echo: Callable[[str], None],
+        learner_args: Callable[[CandidateSpec], list[str]],
     ) -> None:
         self.group, self.supervisor, self.echo = group, supervisor, echo
+        self.learner_args = learner_args
         self.restarts: dict[str, int] = {}
+        self.learners: dict[str, Child] = {}
         self.next_check = 0.0
 
     def check(self) -> None:
         now = time.monotonic()
         if now < self.next_check:
             return
-        self.next_check = now + 1.0
-        for i, child in enumerate(self.group.children):
-            if not child.name.startswith("learner-") or child.process.poll() is None:
+        self.next_check = now + 0.5
+        for name, state in self.supervisor.candidates.items():
+            child = self.learners.get(name)
+            running = child is not None and child.process.poll() is None
+            if running or not self.supervisor.wants_learner(name):
                 continue
-            candidate = child.name.removeprefix("learner-")
-            if self.supervisor.is_done(candidate):
-                continue
-            count = self.restarts.get(candidate, 0) + 1
-            self.restarts[candidate] = count
-            code = child.process.returncode
-            if count > MAX_LEARNER_RESTARTS:
-                self.supervisor.fail_candidate(
-                    candidate, f"learner exited with status {code} {count - 1} times"
+            if child is not None and child.process.returncode != 0:
+                count = self.restarts.get(name, 0) + 1
+                self.restarts[name] = count
+                code = child.process.returncode
+                if count > MAX_LEARNER_RESTARTS:
+                    self.supervisor.fail_candidate(
+                        name, f"learner exited with status {code} {count - 1} times"
+                    )
+                    continue
+                self.echo(f"learner of {name} exited with status {code}: restart {count}")
+                self.supervisor.log.warning(
+                    "learner_restart", candidate=name, code=code, restart=count
                 )
-                continue
-            self.echo(f"learner of {candidate} exited with status {code}: restart {count}")
-            self.supervisor.log.warning(
-                "learner_restart", candidate=candidate, code=code, restart=count
-            )
-            self.group.children[i] = self.group.restart(child)
+            self.learners[name] = self.group.start(f"learner-{name}", self.learner_args(state.spec))
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -144,34 +155,71 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{stamp}-{config.name}"
 
 
-def launch(config: RunConfig, run_dir: Path, echo: Callable[[str], None]) -> dict[str, Any]:
-    """Run the whole search on this machine; returns the results (also in RUN_DIR)."""
+def load_run_config(run_dir: Path) -> RunConfig:
+    """The configuration a run was started with (RUN_DIR/config.json), for --resume."""
+    path = RunPaths(run_dir).config
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir}: not a run directory (no config.json)") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    data["candidates"] = tuple(CandidateSpec(**c) for c in data["candidates"])
+    config = RunConfig(**data)
+    validate(config, str(path))
+    return config
+
+
+def check_programs(config: RunConfig) -> None:
+    """Refuse to start when a validation program cannot be loaded (one-line ConfigError)."""
+    task = get_task(config.task)
+    programs = task.resolve_programs(config.validation or task.validation)
+    if config.strategy != "exhaustive" and len(programs) < MIN_VALIDATION_PROGRAMS:
+        raise ConfigError(
+            f"strategy {config.strategy} compares candidates on at least "
+            f"{MIN_VALIDATION_PROGRAMS} validation programs; {len(programs)} given"
+        )
+    if task.check_program is not None:
+        for program in programs:
+            try:
+                task.check_program(program)
+            except (ValueError, OSError) as exc:
+                raise ConfigError(f"validation program {program} does not load: {exc}") from None
+
+
+def launch(
+    config: RunConfig, run_dir: Path, echo: Callable[[str], None], resume: bool = False
+) -> dict[str, Any]:
+    """Run the whole search on this machine; returns the results (also in RUN_DIR).
+
+    `resume`: continue the run in `run_dir` (its config, ledger and checkpoints)."""
     paths = RunPaths(run_dir)
+    check_programs(config)
     run_dir.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(json.dumps(config.to_dict(), indent=2))
-    supervisor = Supervisor(config, paths)
+    if not resume:
+        paths.config.write_text(json.dumps(config.to_dict(), indent=2))
+    supervisor = Supervisor(config, paths, resume=resume)
     (run_dir / "endpoint").write_text(supervisor.endpoint + "\n")
     group = ProcessGroup(paths.logs)
+
+    def learner_args(spec: CandidateSpec) -> list[str]:
+        return [
+            "learner",
+            "--connect",
+            supervisor.endpoint,
+            "--task",
+            config.task,
+            "--candidate",
+            json.dumps(asdict(spec)),
+            "--device",
+            config.device,
+            "--checkpoint-dir",
+            str(paths.checkpoints / spec.name),
+            "--log-file",
+            str(paths.logs / f"learner-{spec.name}.jsonl"),
+        ]
+
     try:
-        for spec in config.candidates:
-            group.start(
-                f"learner-{spec.name}",
-                [
-                    "learner",
-                    "--connect",
-                    supervisor.endpoint,
-                    "--task",
-                    config.task,
-                    "--candidate",
-                    json.dumps(asdict(spec)),
-                    "--device",
-                    config.device,
-                    "--checkpoint-dir",
-                    str(paths.checkpoints / spec.name),
-                    "--log-file",
-                    str(paths.logs / f"learner-{spec.name}.jsonl"),
-                ],
-            )
         for i in range(config.actors):
             group.start(
                 f"actor-{i}",
@@ -187,11 +235,12 @@ def launch(config: RunConfig, run_dir: Path, echo: Callable[[str], None]) -> dic
             )
         (run_dir / "processes.json").write_text(json.dumps(group.pids(), indent=2))
         echo(
-            f"run {run_dir}: supervisor at {supervisor.endpoint}, "
-            f"{len(config.candidates)} learners, {config.actors} actors"
+            f"run {run_dir}{' (resumed)' if resume else ''}: supervisor at "
+            f"{supervisor.endpoint}, {len(config.candidates)} candidates "
+            f"({supervisor.strategy.describe()}), {config.actors} actors"
         )
         started = time.monotonic()
-        watch = ChildWatch(group, supervisor, echo)
+        watch = ChildWatch(group, supervisor, echo, learner_args)
         try:
             results = supervisor.run(on_progress=echo, on_tick=watch.check)
         except KeyboardInterrupt:
@@ -204,12 +253,42 @@ def launch(config: RunConfig, run_dir: Path, echo: Callable[[str], None]) -> dic
     finally:
         group.stop()
         supervisor.close()
+    if results.get("winner") and not results.get("interrupted"):
+        results["exported"] = export_winner(config, paths, results, echo)
     if config.baseline_random and not results.get("interrupted"):
         random = random_search_same_steps(config, results, echo)
         if random is not None:
             results["random_search"] = random
     paths.results.write_text(json.dumps(results, indent=2))
     return results
+
+
+def export_winner(
+    config: RunConfig, paths: RunPaths, results: dict[str, Any], echo: Callable[[str], None]
+) -> str | None:
+    """Write RUN_DIR/best/ for the winner, from the policy file of its final evaluation."""
+    from supersonic.launch.export import export_best
+
+    winner = next(c for c in results["candidates"] if c["spec"]["name"] == results["winner"])
+    final = winner["scores"].get("final")
+    if final is None:
+        return None
+    policy = paths.root / policy_path(winner["spec"]["name"], int(final["policy_version"]))
+    if not policy.exists():
+        echo(f"cannot export the winner: {policy} was not written")
+        return None
+    task = get_task(config.task)
+    best = export_best(
+        paths.root,
+        task=config.task,
+        spec=CandidateSpec(**winner["spec"]),
+        policy_file=policy,
+        scores=winner["scores"],
+        episode_length=config.episode_length,
+        validation_programs=task.resolve_programs(config.validation or task.validation),
+    )
+    echo(f"winner {results['winner']}: exported to {best}")
+    return str(best)
 
 
 def random_search_same_steps(
@@ -227,10 +306,22 @@ def random_search_same_steps(
 
 
 def results_table(results: dict[str, Any]) -> str:
-    header = ["candidate", "algorithm", "state", "reward", "env steps", "initial", "final"]
+    header = [
+        "candidate",
+        "algorithm",
+        "state",
+        "reward",
+        "env steps",
+        "outcome",
+        "initial",
+        "final",
+    ]
     rows: list[list[object]] = []
     for c in results["candidates"]:
         spec, scores = c["spec"], c["scores"]
+        outcome = c["phase"] if c["phase"] != "stopped" else f"stopped at {c['budget']}"
+        if spec["name"] == results.get("winner"):
+            outcome += " (winner)"
         rows.append(
             [
                 spec["name"],
@@ -238,11 +329,12 @@ def results_table(results: dict[str, Any]) -> str:
                 spec["state_fn"],
                 spec["reward_fn"],
                 c["env_steps"],
+                outcome,
                 scores.get("initial", {}).get("score"),
                 scores.get("final", {}).get("score"),
             ]
         )
     random = results.get("random_search")
     if random:
-        rows.append(["random search", "", "", "", random["env_steps"], "", random["score"]])
+        rows.append(["random search", "", "", "", random["env_steps"], "", "", random["score"]])
     return format_table(header, rows)

@@ -4,13 +4,20 @@ One SQLite file per run (`RUN_DIR/ledger.sqlite`) in WAL mode: the supervisor wr
 monitoring reads at the same time without blocking it. Candidates are stored as the JSON of
 their `CandidateSpec`, so that a spec read back is exactly the one that was trained (names,
 hyperparameter types and values, seed), whatever the schema of later tables.
+
+Tables: `candidates`; `evaluations` (every evaluation, per-program metrics and details);
+`rung_scores` (what the search strategy was told, in order: replayed on resume); `best_results`
+(the best result per validation program, with its action sequence, and whether it validated);
+`policies` (the index of scored policy files). The supervisor writes a result here before it
+acts on it (tells the strategy, the learner or the user), so a SIGKILL loses nothing recorded.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,58 @@ CREATE TABLE IF NOT EXISTS candidates (
     spec TEXT NOT NULL,          -- CandidateSpec as JSON
     added REAL NOT NULL DEFAULT (julianday('now'))
 );
+CREATE TABLE IF NOT EXISTS evaluations (
+    eval_id TEXT PRIMARY KEY,
+    candidate TEXT NOT NULL,
+    stage TEXT NOT NULL,         -- "initial" or "b<budget>"
+    budget INTEGER NOT NULL,     -- env steps the candidate had trained for (0: initial)
+    policy_version INTEGER NOT NULL,
+    env_steps INTEGER NOT NULL,
+    score REAL NOT NULL,
+    programs TEXT NOT NULL,      -- JSON lists, one entry per program
+    metrics TEXT NOT NULL,
+    details TEXT NOT NULL,
+    recorded REAL NOT NULL DEFAULT (julianday('now'))
+);
+CREATE TABLE IF NOT EXISTS rung_scores (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order the strategy saw them: replayed on resume
+    grp TEXT NOT NULL,           -- the architecture (its seed replicas are scored together)
+    budget INTEGER NOT NULL,
+    score REAL NOT NULL,
+    UNIQUE (grp, budget)
+);
+CREATE TABLE IF NOT EXISTS best_results (
+    program TEXT PRIMARY KEY,
+    candidate TEXT NOT NULL,
+    policy_version INTEGER NOT NULL,
+    metric REAL NOT NULL,
+    details TEXT NOT NULL,       -- JSON; for LLVM the action sequence and IR counts
+    validation TEXT NOT NULL DEFAULT ''  -- e.g. "ok", "output differs", "" (not validated yet)
+);
+CREATE TABLE IF NOT EXISTS policies (
+    candidate TEXT NOT NULL,
+    policy_version INTEGER NOT NULL,
+    path TEXT NOT NULL,          -- the scored policy's weights, relative to the run directory
+    stage TEXT NOT NULL,
+    PRIMARY KEY (candidate, policy_version)
+);
 """
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One evaluation of a candidate's policy on the validation programs."""
+
+    eval_id: str
+    candidate: str
+    stage: str
+    budget: int
+    policy_version: int
+    env_steps: int
+    score: float
+    programs: list[str]
+    metrics: list[float]
+    details: list[dict[str, Any]]
 
 
 class LedgerError(RuntimeError):
@@ -90,6 +148,128 @@ class Ledger:
         """Every recorded candidate, in the order they were added."""
         rows = self.db.execute("SELECT spec FROM candidates ORDER BY rowid").fetchall()
         return [spec_from_json(text) for (text,) in rows]
+
+    # --------------------------------------------------------------------- evaluations
+    def add_evaluation(self, record: EvaluationRecord) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO evaluations (eval_id, candidate, stage, budget, "
+                "policy_version, env_steps, score, programs, metrics, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.eval_id,
+                    record.candidate,
+                    record.stage,
+                    record.budget,
+                    record.policy_version,
+                    record.env_steps,
+                    record.score,
+                    json.dumps(record.programs),
+                    json.dumps(record.metrics),
+                    json.dumps(record.details),
+                ),
+            )
+
+    def evaluations(self, candidate: str | None = None) -> list[EvaluationRecord]:
+        """Every recorded evaluation (of `candidate`), oldest first."""
+        query = (
+            "SELECT eval_id, candidate, stage, budget, policy_version, env_steps, score, "
+            "programs, metrics, details FROM evaluations"
+        )
+        args: tuple[Any, ...] = ()
+        if candidate is not None:
+            query, args = query + " WHERE candidate = ?", (candidate,)
+        rows = self.db.execute(query + " ORDER BY rowid", args).fetchall()
+        return [
+            EvaluationRecord(
+                eval_id=str(row[0]),
+                candidate=str(row[1]),
+                stage=str(row[2]),
+                budget=int(row[3]),
+                policy_version=int(row[4]),
+                env_steps=int(row[5]),
+                score=float(row[6]),
+                programs=json.loads(row[7]),
+                metrics=json.loads(row[8]),
+                details=json.loads(row[9]),
+            )
+            for row in rows
+        ]
+
+    # --------------------------------------------------------------------- rung scores
+    def add_rung_score(self, group: str, budget: int, score: float) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR IGNORE INTO rung_scores (grp, budget, score) VALUES (?, ?, ?)",
+                (group, budget, score),
+            )
+
+    def rung_scores(self) -> list[tuple[str, int, float]]:
+        """(group, budget, score) in the order they were recorded."""
+        rows = self.db.execute("SELECT grp, budget, score FROM rung_scores ORDER BY seq")
+        return [(str(g), int(b), float(s)) for g, b, s in rows.fetchall()]
+
+    # -------------------------------------------------------------------- best results
+    def offer_best(
+        self,
+        program: str,
+        candidate: str,
+        policy_version: int,
+        metric: float,
+        details: Mapping[str, Any],
+    ) -> bool:
+        """Keep this result for `program` if it beats the recorded one; True if it did."""
+        with self.db:
+            row = self.db.execute(
+                "SELECT metric FROM best_results WHERE program = ?", (program,)
+            ).fetchone()
+            if row is not None and row[0] >= metric:
+                return False
+            self.db.execute(
+                "INSERT OR REPLACE INTO best_results (program, candidate, policy_version, "
+                "metric, details, validation) VALUES (?, ?, ?, ?, ?, '')",
+                (program, candidate, policy_version, metric, json.dumps(dict(details))),
+            )
+        return True
+
+    def set_validation(self, program: str, label: str) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE best_results SET validation = ? WHERE program = ?", (label, program)
+            )
+
+    def best_results(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT program, candidate, policy_version, metric, details, validation "
+            "FROM best_results ORDER BY program"
+        ).fetchall()
+        return [
+            {
+                "program": p,
+                "candidate": c,
+                "policy_version": v,
+                "metric": m,
+                "details": json.loads(d),
+                "validation": val,
+            }
+            for p, c, v, m, d, val in rows
+        ]
+
+    # ------------------------------------------------------------------------ policies
+    def add_policy(self, candidate: str, policy_version: int, path: str, stage: str) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO policies (candidate, policy_version, path, stage) "
+                "VALUES (?, ?, ?, ?)",
+                (candidate, policy_version, path, stage),
+            )
+
+    def policy_path(self, candidate: str, policy_version: int) -> str | None:
+        row = self.db.execute(
+            "SELECT path FROM policies WHERE candidate = ? AND policy_version = ?",
+            (candidate, policy_version),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     # ---------------------------------------------------------------------------- meta
     def _meta(self, key: str) -> str | None:

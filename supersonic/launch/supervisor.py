@@ -17,7 +17,8 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -25,6 +26,9 @@ import zmq
 from supersonic import logs
 from supersonic.envs import get_task
 from supersonic.launch.config import RunConfig, RunPaths
+from supersonic.launch.ledger import EvaluationRecord, Ledger
+from supersonic.launch.space import group_of
+from supersonic.launch.strategies import Strategy, make_strategy
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
@@ -40,12 +44,18 @@ from supersonic.protocol.messages import (
     Release,
     Score,
     Stop,
+    TrainUntil,
     WeightsRequest,
     Welcome,
 )
 from supersonic.protocol.transport import Channel, Received, VersionMismatch
 
 EVAL_TIMEOUT_S = 600.0
+
+
+def policy_path(candidate: str, version: int) -> Path:
+    """Where a learner keeps a scored policy, relative to the run directory."""
+    return Path("checkpoints") / candidate / "policies" / f"v{version}.npz"
 
 
 @dataclass
@@ -78,9 +88,13 @@ class CandidateState:
     learner: str = ""  # the learner peer's ident
     transitions_endpoint: str = ""
     weights_endpoint: str = ""
+    group: str = ""  # the architecture (seed replicas share it): what the strategy schedules
     env_steps: int = 0
     version: int = 0
-    phase: str = "training"  # training -> final_eval -> done
+    # new -> training -> evaluating (budget reached) -> scored -> training (promoted) | paused
+    # (waiting: may be promoted later) -> ... -> done (max budget) | stopped (pruned) | failed
+    phase: str = "new"
+    budget: int = 0  # env steps to train to before the next evaluation
     pending: Evaluation | None = None
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -90,11 +104,27 @@ class CandidateState:
     def needs(self, stage: str) -> bool:
         return stage not in self.scores and (self.pending is None or self.pending.stage != stage)
 
+    @property
+    def stage(self) -> str:
+        """The evaluation stage of the current budget."""
+        return f"b{self.budget}"
+
+    @property
+    def active(self) -> bool:
+        """Training or being evaluated: it needs its learner and actors."""
+        return self.phase in ("training", "evaluating")
+
+    @property
+    def settled(self) -> bool:
+        return self.phase in ("done", "stopped", "failed")
+
 
 class Supervisor:
     """See the module docstring."""
 
-    def __init__(self, config: RunConfig, paths: RunPaths, port: int = 0) -> None:
+    def __init__(
+        self, config: RunConfig, paths: RunPaths, port: int = 0, resume: bool = False
+    ) -> None:
         self.config = config
         self.paths = paths
         self.run_id = uuid.uuid4().hex[:12]
@@ -111,7 +141,28 @@ class Supervisor:
         self.endpoint = f"tcp://{host}:{port}"
         self.control = Channel(sock, "supervisor", routed=True, on_reject=self._bad_message)
         self.peers: dict[str, Peer] = {}
-        self.candidates = {c.name: CandidateState(c) for c in config.candidates}
+        self.candidates = {
+            c.name: CandidateState(c, group=group_of(c.name)) for c in config.candidates
+        }
+        self.groups: dict[str, list[str]] = {}
+        for name, state in self.candidates.items():
+            self.groups.setdefault(state.group, []).append(name)
+        self.slots = config.concurrent or max(1, config.actors // config.seeds)
+        self.strategy: Strategy = make_strategy(
+            config.strategy,
+            list(self.groups),
+            min_budget=config.first_budget,
+            max_budget=config.max_budget,
+            reduction_factor=config.reduction_factor,
+            total_budget=config.total_budget or None,
+            slots=self.slots,
+        )
+        self.ledger = Ledger(paths.ledger)
+        for c in config.candidates:
+            self.ledger.add_candidate(c)
+        self.reported: set[tuple[str, int]] = set()
+        if resume:
+            self._restore_from_ledger()
         self.task = get_task(config.task)
         self.train_programs = self.task.resolve_programs(config.train or self.task.train)
         self.validation_programs = self.task.resolve_programs(
@@ -154,15 +205,23 @@ class Supervisor:
         self.stop_requested = True
 
     def finished(self) -> bool:
-        return all(c.phase == "done" for c in self.candidates.values())
+        if all(c.settled for c in self.candidates.values()):
+            return True
+        busy = any(c.active for c in self.candidates.values())
+        return not busy and self.strategy.finished()
 
     def is_done(self, candidate: str) -> bool:
-        return self.candidates[candidate].phase == "done"
+        return self.candidates[candidate].settled
+
+    def wants_learner(self, candidate: str) -> bool:
+        """Whether `candidate`'s learner should be running now (the launcher starts it)."""
+        state = self.candidates[candidate]
+        return state.active or (state.pending is not None)
 
     def fail_candidate(self, candidate: str, reason: str) -> None:
         """Give up on a candidate (e.g. its learner keeps crashing); the run goes on."""
         state = self.candidates[candidate]
-        state.phase, state.error, state.finished = "done", reason, time.monotonic()
+        state.phase, state.error, state.finished = "failed", reason, time.monotonic()
         state.pending = None
         self.log.error("candidate_failed", candidate=candidate, reason=reason)
         self.on_progress(f"{candidate}: failed: {reason}")
@@ -304,8 +363,10 @@ class Supervisor:
             if moved:  # a restarted learner: point its actors at the new endpoints
                 for actor in self._actors_of(state.spec.name):
                     self._assign(actor, state)
-            if state.phase == "done":
-                self._send(peer, Stop(reason="candidate already finished"))
+            if not state.active:
+                self._send(peer, Stop(reason=f"candidate {state.phase}"))
+            else:
+                self._send(peer, TrainUntil(candidate=state.spec.name, env_steps=state.budget))
 
     def _on_heartbeat(self, peer: Peer, hb: Heartbeat) -> None:
         peer.env_steps, peer.steps_per_s, peer.state = hb.env_steps, hb.steps_per_s, hb.state
@@ -359,30 +420,102 @@ class Supervisor:
                     "eval_timeout", candidate=state.spec.name, eval_id=state.pending.eval_id
                 )
                 state.pending = None
-            if state.phase == "training" and state.env_steps >= self.config.steps_per_candidate:
-                state.phase = "final_eval"
-                self.log.info(
-                    "candidate_budget_reached",
-                    candidate=state.spec.name,
-                    env_steps=state.env_steps,
-                    version=state.version,
-                )
-                self.on_progress(
-                    f"{state.spec.name}: {state.env_steps} steps, "
-                    f"version {state.version}: final evaluation"
-                )
+            if state.phase == "training" and state.env_steps >= state.budget:
+                self._budget_reached(state)
+        self._decide()
         for actor in [p for p in self.peers.values() if p.role == "actor"]:
             current = self.candidates.get(actor.candidate)
-            if current is None or current.phase == "done" or not current.learner:
+            if current is None or not current.active or not current.learner:
                 self._assign_idle(actor)
         for state in self.candidates.values():
             self._start_evaluations(state, now)
 
+    def _budget_reached(self, state: CandidateState) -> None:
+        state.phase = "evaluating"
+        self.log.info(
+            "candidate_budget_reached",
+            candidate=state.spec.name,
+            budget=state.budget,
+            env_steps=state.env_steps,
+            version=state.version,
+        )
+        self.on_progress(
+            f"{state.spec.name}: {state.env_steps} steps, version {state.version}: "
+            f"evaluation at budget {state.budget}"
+        )
+        if state.stage in self.scores_of(state):  # scored before a restart
+            state.phase = "scored"
+
+    def scores_of(self, state: CandidateState) -> dict[str, dict[str, Any]]:
+        return state.scores
+
+    def _decide(self) -> None:
+        """Report groups whose replicas are all scored at their budget, then hand free slots
+        to the strategy's next work; a reported group that gets no new work is paused."""
+        reported_now: list[str] = []
+        for group, names in self.groups.items():
+            states = [self.candidates[n] for n in names]
+            if not all(s.phase == "scored" for s in states):
+                continue
+            budget = states[0].budget
+            score = sum(s.scores[s.stage]["score"] for s in states) / len(states)
+            if (group, budget) not in self.reported:
+                self.ledger.add_rung_score(group, budget, score)  # recorded before acted on
+                self.reported.add((group, budget))
+                self.strategy.report(group, budget, score)
+                self.log.info("rung_score", group=group, budget=budget, score=round(score, 4))
+            reported_now.append(group)
+        running = {
+            s.group for s in self.candidates.values() if s.active or s.phase == "scored"
+        } - set(reported_now)
+        while len(running) < self.slots:
+            work = self.strategy.next_work()
+            if work is None:
+                break
+            running.add(work.candidate)
+            for name in self.groups[work.candidate]:
+                state = self.candidates[name]
+                state.budget, state.phase = work.budget, "training"
+                learner = self._learner_of(name)
+                if learner is not None:  # else it gets the budget when it says HELLO
+                    self._send(learner, TrainUntil(candidate=name, env_steps=work.budget))
+            self.log.info("work", group=work.candidate, budget=work.budget)
+            if work.candidate in reported_now:
+                reported_now.remove(work.candidate)
+        for group in reported_now:  # not given more work now: pause (or finish)
+            status = self.strategy.status(group)
+            phase = "done" if status == "done" else "paused"
+            for name in self.groups[group]:
+                self._settle(self.candidates[name], phase)
+        if self.strategy.finished() and not running:
+            for state in self.candidates.values():
+                if state.phase in ("paused", "new"):
+                    self._settle(
+                        state, "done" if self.strategy.status(state.group) == "done" else "stopped"
+                    )
+
+    def _settle(self, state: CandidateState, phase: str) -> None:
+        """Take a candidate out of training: its learner stops (checkpointing), its actors go."""
+        if state.phase == phase:
+            return
+        state.phase = phase
+        if phase in ("done", "stopped"):
+            state.finished = time.monotonic()
+        self.log.info("candidate_" + phase, candidate=state.spec.name, budget=state.budget)
+        learner = self._learner_of(state.spec.name)
+        if learner is not None:
+            self._send(learner, Stop(reason=f"candidate {phase}"))
+        for actor in self._actors_of(state.spec.name):
+            self._send(actor, Release(candidate=state.spec.name, reason=f"candidate {phase}"))
+            actor.candidate = ""
+
     def _assign_idle(self, actor: Peer) -> None:
         if actor.candidate and actor.candidate in self.candidates:
             previous = self.candidates[actor.candidate]
-            if previous.phase == "done":
-                self._send(actor, Release(candidate=actor.candidate, reason="candidate done"))
+            if not previous.active:
+                self._send(
+                    actor, Release(candidate=actor.candidate, reason=f"candidate {previous.phase}")
+                )
             actor.candidate = ""
         open_states = [
             s
@@ -401,11 +534,18 @@ class Supervisor:
         if open_states:
             self._assign(actor, open_states[0])
 
+    def _wanted_stage(self, state: CandidateState) -> str | None:
+        """The evaluation `state` needs next, if any."""
+        if not state.active:
+            return None
+        if self.config.eval_initial and state.needs("initial"):
+            return "initial"
+        if state.phase == "evaluating" and state.needs(state.stage):
+            return state.stage
+        return None
+
     def _waiting_eval(self, state: CandidateState) -> bool:
-        wants = (self.config.eval_initial and state.needs("initial")) or (
-            state.phase == "final_eval" and state.needs("final")
-        )
-        return wants and not self._actors_of(state.spec.name)
+        return self._wanted_stage(state) is not None and not self._actors_of(state.spec.name)
 
     def _assign(self, actor: Peer, state: CandidateState) -> None:
         actor.candidate = state.spec.name
@@ -427,11 +567,7 @@ class Supervisor:
     def _start_evaluations(self, state: CandidateState, now: float) -> None:
         if state.pending is not None or not state.learner:
             return
-        stage = None
-        if self.config.eval_initial and state.needs("initial"):
-            stage = "initial"
-        elif state.phase == "final_eval" and state.needs("final"):
-            stage = "final"
+        stage = self._wanted_stage(state)
         if stage is None:
             return
         actors = self._actors_of(state.spec.name)
@@ -459,9 +595,9 @@ class Supervisor:
             actor=actor.ident,
             min_version=min_version,
         )
-        if stage == "final":  # only the evaluating actor stays; the others move on now
+        if stage != "initial":  # only the evaluating actor stays; the others move on now
             for other in actors[1:]:
-                self._send(other, Release(candidate=state.spec.name, reason="final evaluation"))
+                self._send(other, Release(candidate=state.spec.name, reason="budget reached"))
                 other.candidate = ""
 
     def _on_eval_result(self, peer: Peer, result: EvalResult) -> None:
@@ -474,8 +610,37 @@ class Supervisor:
             self.log.warning("eval_failed", candidate=result.candidate, error=result.error)
             return
         score = self.task.aggregate(result.metrics)
+        budget = 0 if pending.stage == "initial" else state.budget
+        # Recorded before anything acts on it: a SIGKILL from here on loses nothing.
+        self.ledger.add_evaluation(
+            EvaluationRecord(
+                eval_id=result.eval_id,
+                candidate=result.candidate,
+                stage=pending.stage,
+                budget=budget,
+                policy_version=result.policy_version,
+                env_steps=state.env_steps,
+                score=score,
+                programs=list(result.programs),
+                metrics=list(result.metrics),
+                details=[dict(d) for d in result.details],
+            )
+        )
+        for program, metric, details in zip(
+            result.programs, result.metrics, result.details, strict=False
+        ):
+            self.ledger.offer_best(
+                program, result.candidate, result.policy_version, metric, details
+            )
+        self.ledger.add_policy(
+            result.candidate,
+            result.policy_version,
+            str(policy_path(state.spec.name, result.policy_version)),
+            pending.stage,
+        )
         state.scores[pending.stage] = {
             "score": score,
+            "budget": budget,
             "policy_version": result.policy_version,
             "env_steps": state.env_steps,
             "programs": result.programs,
@@ -505,13 +670,8 @@ class Supervisor:
                     stage=pending.stage,
                 ),
             )
-        if pending.stage == "final":
-            state.phase, state.finished = "done", time.monotonic()
-            if learner is not None:
-                self._send(learner, Stop(reason="candidate finished"))
-            for actor in self._actors_of(state.spec.name):
-                self._send(actor, Release(candidate=state.spec.name, reason="candidate done"))
-                actor.candidate = ""
+        if pending.stage != "initial" and state.phase == "evaluating":
+            state.phase = "scored"  # the strategy decides once every replica is scored
 
     # ------------------------------------------------------------------------- the end
     def stop_everyone(self, reason: str) -> None:
@@ -523,34 +683,94 @@ class Supervisor:
         self.log.info("supervisor_stop", reason=reason, peers_left=len(self.peers))
 
     def results(self) -> dict[str, Any]:
-        out = {
-            "run_id": self.run_id,
-            "task": self.config.task,
-            "candidates": [
+        """The run's outcome (also written to results.json): per candidate its scores by stage
+        ("initial", "b<budget>", and "final": the one at its highest budget), the strategy's
+        winner, and the best result per validation program from the ledger."""
+        candidates = []
+        for s in self.candidates.values():
+            scores = dict(s.scores)
+            budgets = [v for k, v in s.scores.items() if k != "initial"]
+            if budgets:
+                scores["final"] = max(budgets, key=lambda v: v["budget"])
+            candidates.append(
                 {
-                    "spec": {
-                        "name": s.spec.name,
-                        "algorithm": s.spec.algorithm,
-                        "state_fn": s.spec.state_fn,
-                        "reward_fn": s.spec.reward_fn,
-                        "hyperparameters": s.spec.hyperparameters,
-                        "seed": s.spec.seed,
-                    },
+                    "spec": asdict(s.spec),
+                    "group": s.group,
                     "env_steps": s.env_steps,
                     "version": s.version,
                     "phase": s.phase,
-                    "scores": s.scores,
+                    "budget": s.budget,
+                    "scores": scores,
                     "error": s.error,
                     "seconds": None if s.finished is None else round(s.finished - s.started, 1),
                 }
-                for s in self.candidates.values()
+            )
+        out = {
+            "run_id": self.run_id,
+            "task": self.config.task,
+            "strategy": self.config.strategy,
+            "plan": self.strategy.describe(),
+            "winner": self.winner(),
+            "env_steps_total": sum(s.env_steps for s in self.candidates.values()),
+            "candidates": candidates,
+            "rung_scores": [
+                {"group": g, "budget": b, "score": sc} for g, b, sc in self.ledger.rung_scores()
             ],
+            "best_results": self.ledger.best_results(),
             "dead_peers": self.dead,
             "rejected_messages": self.rejected,
         }
         self.paths.results.write_text(json.dumps(out, indent=2))
         return out
 
+    def winner(self) -> str | None:
+        """The best candidate (replica) of the strategy's winning architecture, by its score at
+        its highest budget."""
+        group = self.strategy.winner()
+        if group is None:
+            return None
+        best: tuple[float, str] | None = None
+        for name in self.groups[group]:
+            budgets = [v for k, v in self.candidates[name].scores.items() if k != "initial"]
+            if budgets:
+                top = max(budgets, key=lambda v: (v["budget"], v["score"]))
+                if best is None or top["score"] > best[0]:
+                    best = (top["score"], name)
+        return None if best is None else best[1]
+
+    def _restore_from_ledger(self) -> None:
+        """Resume: scores from the recorded evaluations, and the strategy fed the recorded rung
+        scores in their order, so it makes the decisions it made before."""
+        for record in self.ledger.evaluations():
+            state = self.candidates.get(record.candidate)
+            if state is None:
+                continue
+            state.scores[record.stage] = {
+                "score": record.score,
+                "budget": record.budget,
+                "policy_version": record.policy_version,
+                "env_steps": record.env_steps,
+                "programs": record.programs,
+                "metrics": record.metrics,
+                "details": record.details,
+            }
+            state.env_steps = max(state.env_steps, record.env_steps)
+        for group, budget, score in self.ledger.rung_scores():
+            if group in self.groups:
+                self.strategy.replay_report(group, budget, score)
+                self.reported.add((group, budget))
+                for name in self.groups[group]:
+                    self.candidates[name].budget = budget
+                    self.candidates[name].phase = (
+                        "done" if self.strategy.status(group) == "done" else "paused"
+                    )
+        self.log.info(
+            "supervisor_resume",
+            evaluations=len(self.ledger.evaluations()),
+            rung_scores=len(self.reported),
+        )
+
     def close(self) -> None:
         self.control.socket.close(linger=0)
         self.ctx.term()
+        self.ledger.close()

@@ -158,6 +158,7 @@ class A2C(ActorCriticAlgorithm):
             0,
             100,
             doc="drop segments from policies more than this many versions old",
+            searched=False,
         ),
         HyperParameter(
             "optimizer", "choice", "rmsprop", choices=("rmsprop", "adam"), doc="optimiser"

@@ -25,6 +25,7 @@ import abc
 import importlib
 import math
 import numbers
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
@@ -120,6 +121,7 @@ class HyperParameter:
     choices: tuple[Any, ...] = ()
     log: bool = False
     doc: str = ""
+    searched: bool = True  # False: a system setting (memory, staleness) random search leaves alone
 
     def __post_init__(self) -> None:
         if self.kind not in ("float", "int", "choice"):
@@ -127,6 +129,20 @@ class HyperParameter:
         if self.kind == "choice" and not self.choices:
             raise ValueError(f"hyperparameter {self.name}: a choice needs choices")
         self.check(self.default)
+
+    def sample(self, rng: random.Random) -> Any:
+        """A value drawn from the declared space (log-uniform where `log`), for random search."""
+        if self.kind == "choice":
+            return self.choices[rng.randrange(len(self.choices))]
+        low = self.low if self.low is not None else self.default
+        high = self.high if self.high is not None else self.default
+        if self.log and low > 0:
+            value = math.exp(rng.uniform(math.log(low), math.log(high)))
+        else:
+            value = rng.uniform(low, high)
+        if self.kind == "int":
+            return int(min(max(round(value), math.ceil(low)), math.floor(high)))
+        return float(value)
 
     def describe(self) -> str:
         """The valid values, in words, for error messages and help."""

@@ -337,7 +337,14 @@ class DQN(Algorithm):
         HyperParameter("gamma", "float", 0.99, 0.9, 0.9999, doc="discount factor"),
         HyperParameter("n_step", "int", 3, 1, 10, doc="steps per return before bootstrapping"),
         HyperParameter(
-            "buffer_size", "int", 100_000, 1_000, 10_000_000, log=True, doc="replay capacity"
+            "buffer_size",
+            "int",
+            100_000,
+            1_000,
+            10_000_000,
+            log=True,
+            doc="replay capacity",
+            searched=False,
         ),
         HyperParameter("batch_size", "int", 128, 16, 4096, log=True, doc="SGD minibatch"),
         HyperParameter(
@@ -363,6 +370,7 @@ class DQN(Algorithm):
             100_000_000,
             log=True,
             doc="transitions consumed over which beta anneals to 1",
+            searched=False,
         ),
         HyperParameter("eps_start", "float", 1.0, 0.0, 1.0, doc="initial exploration rate"),
         HyperParameter("eps_end", "float", 0.05, 0.0, 1.0, doc="final exploration rate"),
@@ -387,6 +395,7 @@ class DQN(Algorithm):
             0,
             1_000_000_000,
             doc="drop segments from policies more than this many versions old",
+            searched=False,
         ),
     )
 

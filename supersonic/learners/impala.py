@@ -107,6 +107,7 @@ class IMPALA(ActorCriticAlgorithm):
             0,
             1000,
             doc="drop segments from policies more than this many versions old",
+            searched=False,
         ),
         HyperParameter(
             "optimizer", "choice", "rmsprop", choices=("rmsprop", "adam"), doc="optimiser"

@@ -6,7 +6,10 @@ ZeroMQ), and after every update publishes the new weights (topic = candidate nam
 also re-published every second so that actors that subscribed late get them without a round
 trip; a WEIGHTS_REQUEST forwarded by the supervisor publishes at once. Checkpoints are written
 atomically every few updates and on exit, and a learner restarted on the same checkpoint
-directory resumes from the last one. Per-actor `batch_seq` numbers count lost and duplicated
+directory resumes from the last one. The weights of the last `KEPT_VERSIONS` published versions
+stay in memory, so that when the supervisor reports a SCORE for one of them its policy is saved
+as `CHECKPOINT_DIR/policies/v{version}.npz` (see `supersonic.protocol.policy_file`): the policy that
+earned a score can be exported later. Per-actor `batch_seq` numbers count lost and duplicated
 segments (duplicates are dropped).
 """
 
@@ -17,16 +20,18 @@ import signal
 import socket
 import sys
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import zmq
 
 from supersonic import logs
 from supersonic.envs import get_task
-from supersonic.learners.algorithm import Algorithm, Batch, make_algorithm
+from supersonic.learners.algorithm import Algorithm, ArchValue, Batch, make_algorithm
 from supersonic.protocol.messages import (
     Bye,
     CandidateSpec,
@@ -36,11 +41,13 @@ from supersonic.protocol.messages import (
     Scalar,
     Score,
     Stop,
+    TrainUntil,
     Transitions,
     Weights,
     WeightsRequest,
 )
 from supersonic.protocol.peer import ControlLink
+from supersonic.protocol.policy_file import save_policy_file
 from supersonic.protocol.transport import Channel
 
 PULL_HWM = 4  # per connected actor (see the actor's SOCKET_BUFFER_BYTES)
@@ -48,6 +55,7 @@ SOCKET_BUFFER_BYTES = 32 * 1024
 MAX_DRAIN = 64  # segments taken per loop turn, so control messages are never starved
 EXIT_REJECTED = 3
 RECENT_EPISODES = 50  # episodes kept for the progress reports
+KEPT_VERSIONS = 16  # published policies kept in memory, to save the ones that get a score
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,6 @@ class Learner:
             seq_len=state_fn.seq_len,
             vocab=state_fn.vocab,
         )
-        self.restored = self._restore()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         pull = self.ctx.socket(zmq.PULL)
         pull.setsockopt(zmq.RCVHWM, PULL_HWM)
@@ -101,6 +108,7 @@ class Learner:
         self.exit_code = 0
         self.last_publish = 0.0
         self.received = 0  # transitions received (accepted or stale)
+        self.budget: int | None = None  # TRAIN_UNTIL: stop taking transitions there
         self.next_seq: dict[str, int] = {}
         self.lost_segments = 0
         self.bad_segments = 0
@@ -110,6 +118,10 @@ class Learner:
         self.episode_scores: list[float] = []
         self.episode_returns: list[float] = []  # returns of the candidate's reward function
         self.episodes = 0
+        self.kept: OrderedDict[int, tuple[dict[str, ArchValue], dict[str, np.ndarray]]] = (
+            OrderedDict()
+        )
+        self.restored = self._restore()  # after the counters: it restores `received`
 
     # ------------------------------------------------------------------------ main loop
     def run(self) -> int:
@@ -165,7 +177,7 @@ class Learner:
                 # Take no more than the next update needs: what stays queued holds the actors
                 # back (ZeroMQ's high-water marks), so an update sees the amount of data its
                 # hyperparameters ask for however fast the actors are.
-                if self.algo.ready():
+                if self.algo.ready() or self._over_budget():
                     break
                 received = self.pull.recv(block=False)
                 if received is None:
@@ -202,6 +214,8 @@ class Learner:
             self.log.warning("bad_transitions", actor=t.actor, error=str(exc))
             return
         self.received += len(batch)
+        if self._over_budget():  # tell the supervisor now, not at the next heartbeat
+            self.link.send(self._heartbeat())
         self.episode_scores.extend(t.episode_scores)
         self.episode_returns.extend(t.episode_returns)
         self.episodes += len(t.episode_returns)
@@ -231,6 +245,10 @@ class Learner:
 
     def _publish(self) -> None:
         arch, tensors = self.algo.policy_weights()
+        if self.algo.version not in self.kept:
+            self.kept[self.algo.version] = (arch, tensors)
+            while len(self.kept) > KEPT_VERSIONS:
+                self.kept.popitem(last=False)
         self.pub.send(
             Weights(
                 candidate=self.spec.name,
@@ -256,9 +274,15 @@ class Learner:
             weights_endpoint=self.weights_endpoint,
         )
 
+    def _over_budget(self) -> bool:
+        return self.budget is not None and self.received >= self.budget
+
     def _on_control(self, msg: Message) -> None:
         if isinstance(msg, WeightsRequest):
             self._publish()
+        elif isinstance(msg, TrainUntil):
+            self.budget = msg.env_steps
+            self.log.info("learner_budget", candidate=self.spec.name, env_steps=msg.env_steps)
         elif isinstance(msg, Score):
             self.log.info(
                 "learner_score",
@@ -267,9 +291,29 @@ class Learner:
                 score=msg.score,
                 stage=msg.stage,
             )
+            self._save_policy(msg.policy_version)
         elif isinstance(msg, Stop):
             self.log.info("learner_stop", reason=msg.reason)
             self.stopping = True
+
+    def _save_policy(self, version: int) -> None:
+        """Write the policy of `version` (one that got a score) unless it is written already."""
+        if self.options.checkpoint_dir is None:
+            return
+        path = self.options.checkpoint_dir / "policies" / f"v{version}.npz"
+        if path.exists():
+            return
+        kept = self.kept.get(version)
+        if kept is None:
+            self.log.warning("policy_not_kept", candidate=self.spec.name, version=version)
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_policy_file(path, *kept)
+        except OSError as exc:  # a full disk must not stop the training
+            self.log.error("policy_save_failed", candidate=self.spec.name, error=str(exc))
+            return
+        self.log.info("policy_saved", candidate=self.spec.name, version=version, path=str(path))
 
     def _bad_message(self, reason: str) -> None:
         self.log.warning("message_rejected", reason=reason)
@@ -307,7 +351,14 @@ class Learner:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        torch.save({"algorithm": self.algo.state_dict(), "spec_name": self.spec.name}, tmp)
+        torch.save(
+            {
+                "algorithm": self.algo.state_dict(),
+                "spec_name": self.spec.name,
+                "received": self.received,  # env steps so far: a restart resumes the count
+            },
+            tmp,
+        )
         os.replace(tmp, path)
         self.log.info(
             "learner_checkpoint",
@@ -326,6 +377,7 @@ class Learner:
                 f"{path} is a checkpoint of {state.get('spec_name')}, not of {self.spec.name}"
             )
         self.algo.load_state_dict(state["algorithm"])
+        self.received = int(state.get("received", self.algo.consumed))
         return True
 
     def _shutdown(self) -> None:

@@ -146,6 +146,7 @@ class PPO(Algorithm):
             0,
             100,
             doc="drop segments from policies more than this many versions old",
+            searched=False,
         ),
     )
 

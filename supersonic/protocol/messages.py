@@ -13,7 +13,7 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-PROTOCOL_VERSION = 2  # 2: EVAL_RESULT carries task-defined `details`
+PROTOCOL_VERSION = 2  # 2: task-defined EVAL_RESULT `details`; TRAIN_UNTIL
 
 # A JSON-like scalar: what `dict[str, Scalar]` fields (hyperparameters, metrics, log fields) hold.
 Scalar = Union[str, int, float, bool, None]  # noqa: UP007 (get_type_hints needs a runtime type)
@@ -200,6 +200,16 @@ class EvalResult(Message):
 
 
 @dataclass(frozen=True)
+class TrainUntil(Message):
+    """Supervisor -> learner: take transitions until `env_steps` in total, then stop taking
+    them (what stays queued holds the actors back) until a larger budget comes."""
+
+    TYPE: ClassVar[str] = "TRAIN_UNTIL"
+    candidate: str
+    env_steps: int
+
+
+@dataclass(frozen=True)
 class Score(Message):
     """Supervisor -> learner: the candidate's validation score at a policy version."""
 
@@ -250,6 +260,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         WeightsRequest,
         EvalRequest,
         EvalResult,
+        TrainUntil,
         Score,
         Log,
         Stop,

@@ -107,6 +107,10 @@ class ControlLink:
             self.last_heartbeat = now
             self.send(heartbeat())
         if now - self.last_heard > self.heartbeat_timeout + self.backoff:
+            # Messages waiting unread mean we were busy (a long update), not that the
+            # supervisor went silent: reconnecting now would throw them away.
+            if self.channel is not None and self.channel.socket.poll(0, zmq.POLLIN):
+                return
             self.log.warning(
                 "supervisor_silent", seconds=round(now - self.last_heard, 1), backoff_s=self.backoff
             )

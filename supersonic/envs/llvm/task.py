@@ -289,6 +289,13 @@ def resolve_programs(spec: str) -> list[str]:
     return [b.uri for b in resolve_dataset(dataset).split(split)]
 
 
+def check_program(program: str) -> None:
+    """Raise a one-line ValueError if `program` cannot be built into bitcode LLVM 10 reads."""
+    from supersonic.envs.llvm.benchmarks import resolve_benchmark
+
+    resolve_benchmark(program).prepare()
+
+
 def _geomean(values: Sequence[float]) -> float:
     return geomean(values).value
 
@@ -312,6 +319,7 @@ def llvm_codesize_task() -> Task:
         resolve_programs=resolve_programs,
         aggregate=_geomean,
         random_baseline=random_search_baseline,
+        check_program=check_program,
         metric="geomean of (IR_O0 - IR) / (IR_O0 - IR_Oz) over the validation programs",
         doc="LLVM pass ordering for code size on CompilerGym",
     )
