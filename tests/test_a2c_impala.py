@@ -342,3 +342,24 @@ def test_learns_cartpole(name: str, lag: int) -> None:
         f"({elapsed:.1f}s)"
     )
     assert mean_last_20 > 100  # a random policy gets ~22
+
+
+@pytest.mark.parametrize("name", ["a2c", "impala"])
+def test_the_learning_rate_anneals_linearly_to_zero(name: str) -> None:
+    """With lr_decay_steps the step size falls with the transitions consumed, reaching 0 (the
+    policy stops moving) at the end; without it the rate stays constant."""
+    decaying = trained(name, updates=1, lr=0.004, lr_decay_steps=256)  # 64 consumed so far
+    rng = np.random.default_rng(7)
+    rates = []
+    for _ in range(4):
+        decaying.add(random_batch(rng, policy_version=decaying.version))
+        decaying.update()
+        rates.append(decaying.optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([0.004 * 0.75, 0.004 * 0.5, 0.004 * 0.25, 0.0])
+    before = {k: v.clone() for k, v in decaying.model.state_dict().items()}
+    decaying.add(random_batch(rng, policy_version=decaying.version))
+    decaying.update()  # at lr 0 nothing moves
+    for key, value in decaying.model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    constant = trained(name, updates=3, lr=0.004)
+    assert constant.optimizer.param_groups[0]["lr"] == 0.004

@@ -170,4 +170,6 @@ def test_tasks_lists_every_task_and_its_search_space() -> None:
     assert one.returncode == 0 and "llvm-codesize" not in one.stdout
     bad = run("tasks", "--task", "nope")
     assert bad.returncode == 2
-    assert bad.stderr.strip() == "error: unknown task 'nope'; choose one of llvm-codesize, cartpole"
+    assert bad.stderr.strip() == (
+        "error: unknown task 'nope'; choose one of llvm-codesize, cartpole, or give pkg.module:task"
+    )

@@ -30,8 +30,8 @@ def config(
 def test_the_embedded_default_is_valid() -> None:
     cfg = load_config(None)
     assert cfg.task == "llvm-codesize"
-    assert len(cfg.candidates) == 3
-    assert len({c.seed for c in cfg.candidates}) == 3  # each candidate its own seed
+    assert len(cfg.candidates) == 6 and cfg.strategy == "asha"
+    assert len({c.seed for c in cfg.candidates}) == 6  # each candidate its own seed
 
 
 def test_candidate_names_default_from_their_parts() -> None:
@@ -111,3 +111,71 @@ def test_concatenations_and_sequence_encoders_are_valid_candidates() -> None:
         config(state="ir_opcode_seq+autophase", hparams='{ encoder = "attention" }'), "t"
     )
     assert cfg.candidates[0].state_fn == "ir_opcode_seq+autophase"
+
+
+def test_a_space_expands_to_its_product_or_a_seeded_sample() -> None:
+    product = parse_config(
+        "[run]\n[space]\nalgorithms = ['ppo', 'a2c']\nstate_fns = ['autophase', "
+        "'autophase+action_history']\nreward_fns = ['ir_oz']\n"
+        "[space.hyperparameters.ppo]\nlr = 0.002\n",
+        "t",
+    )
+    assert [c.name for c in product.candidates] == [
+        "ppo-autophase-ir_oz",
+        "ppo-autophase+action_history-ir_oz",
+        "a2c-autophase-ir_oz",
+        "a2c-autophase+action_history-ir_oz",
+    ]
+    assert product.candidates[0].hyperparameters == {"lr": 0.002}
+    assert product.candidates[2].hyperparameters == {}
+    sample = "[run]\nseed = 5\n[space]\nalgorithms = ['ppo', 'dqn']\nstate_fns = ['autophase']\n"
+    sample += "reward_fns = ['ir_oz', 'sign']\nsample = 6\n[search]\nseeds = 2\n"
+    first, again = parse_config(sample, "t"), parse_config(sample, "t")
+    assert first.candidates == again.candidates  # seeded: the same config, the same candidates
+    assert len(first.candidates) == 12  # 6 architectures x 2 seeds
+    assert first.candidates[0].name.endswith("#1") and first.candidates[1].name.endswith("#2")
+    assert first.candidates[0].seed != first.candidates[1].seed
+    assert len({c.seed for c in first.candidates}) == 12
+    for c in first.candidates:  # sampled within the declared spaces, system settings untouched
+        assert "buffer_size" not in c.hyperparameters and "max_policy_lag" not in c.hyperparameters
+        assert 1e-5 <= float(c.hyperparameters["lr"]) <= 1e-2
+    other = parse_config(sample.replace("seed = 5", "seed = 6"), "t")
+    assert other.candidates != first.candidates
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("reduction_factor = 1", "reduction_factor must be >= 2"),
+        ("min_budget = 999999", "smaller than one rung"),
+        ("min_budget = 10", "smaller than one batch"),
+        ('strategy = "grid"', "unknown strategy 'grid'; choose one of asha, bandit, exhaustive"),
+        ("seeds = 0", "seeds must be >= 1"),
+        ("nope = 1", "unknown [search] key(s) nope"),
+    ],
+)
+def test_bad_search_settings_are_refused(search: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(config() + "\n[search]\n" + search + "\n", "run.toml")
+    assert expected in str(info.value)
+
+
+def test_a_users_task_module_is_a_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`task = "pkg.module:attr"` loads a user's Task (here: CartPole with a shaped reward)."""
+    (tmp_path / "my_tasks.py").write_text(
+        "import dataclasses\n"
+        "from supersonic.envs.gym_task import cartpole_task\n"
+        "from supersonic.envs.task import RewardFunction\n"
+        "def shaped():\n"
+        "    base = cartpole_task()\n"
+        "    bonus = RewardFunction('bonus', lambda b, a, _: 2.0 * (a - b), 'twice the reward')\n"
+        "    return dataclasses.replace(base, name='my-cartpole', reward_fns={'bonus': bonus})\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = config(run='task = "my_tasks:shaped"', state="raw", reward="bonus")
+    cfg = parse_config(text, "t")
+    assert cfg.task == "my_tasks:shaped" and cfg.episode_length == 500
+    with pytest.raises(ConfigError, match="cannot import no_such_module"):
+        parse_config(config(run='task = "no_such_module:x"'), "t")
+    with pytest.raises(ConfigError, match="not a Task"):
+        parse_config(config(run='task = "my_tasks:dataclasses"'), "t")

@@ -128,6 +128,26 @@ def test_transitions_flow_and_learner_versions_advance(learning_run: tuple[Path,
     assert exit_event["lost_segments"] == 0 and exit_event["duplicate_segments"] == 0
 
 
+def test_the_best_result_per_program_is_recorded_and_validated(
+    learning_run: tuple[Path, dict],
+) -> None:
+    """Every validation program's best result is in the ledger with the passes that reach it;
+    replaying them gives the recorded IR count and a program that behaves as at -O0."""
+    _, results = learning_run
+    best = results["best_results"]
+    assert len(best) == 6
+    for row in best:
+        details = row["details"]
+        assert row["metric"] == max(
+            c["scores"][stage]["metrics"][c["scores"][stage]["programs"].index(row["program"])]
+            for c in results["candidates"]
+            for stage in c["scores"]
+        )
+        if details["ir"] < details["ir_o0"]:
+            assert details["passes"], row
+        assert row["validation"].startswith(("valid:", "unchecked:")), row
+
+
 def test_a_ppo_candidate_improves_over_its_initial_policy(learning_run: tuple[Path, dict]) -> None:
     _, results = learning_run
     gains = [

@@ -105,7 +105,7 @@ class ReturnScorer:
     def score(self) -> float:
         return self.total
 
-    def details(self) -> dict[str, float | int]:
+    def details(self) -> dict[str, float | int | str]:
         return {"return": self.total, "length": self.length}
 
 

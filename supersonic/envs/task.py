@@ -15,6 +15,7 @@ problem, with the same code.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -92,7 +93,7 @@ class EpisodeScorer(Protocol):
 
     def score(self) -> float: ...
 
-    def details(self) -> dict[str, float | int]: ...
+    def details(self) -> dict[str, float | int | str]: ...
 
 
 def mean(values: Sequence[float]) -> float:
@@ -122,6 +123,9 @@ class Task:
     episode_length: int = 0  # the natural episode length, 0 if the run config decides
     # Raises ValueError (one line) if a program cannot be used; None: every program can.
     check_program: Callable[[str], None] | None = None
+    # Replays a result (program, the scorer's details) and checks it: a one-line verdict,
+    # e.g. "valid: same output as -O0". None: results need no validation.
+    validate_result: Callable[[str, Mapping[str, Any]], str] | None = None
     metric: str = ""  # what the evaluation score means
     doc: str = ""
 
@@ -192,12 +196,33 @@ def register_task(name: str, factory: Callable[[], Task]) -> None:
 
 
 def get_task(name: str) -> Task:
-    """The task called `name` (built lazily: importing a task's compiler stack takes time)."""
+    """The task called `name` (built lazily: importing a task's compiler stack takes time).
+
+    `pkg.module:attr` names a user's task: `attr` is a `Task` or a function returning one. The
+    module must be importable wherever the run's processes run (actors and learners import it
+    by the same name)."""
+    if name not in _TASKS and ":" in name:
+        return _user_task(name)
     try:
         factory = _TASKS[name]
     except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(_TASKS)}") from None
+        raise ValueError(
+            f"unknown task {name!r}; choose one of {', '.join(_TASKS)}, or give pkg.module:task"
+        ) from None
     return factory()
+
+
+def _user_task(name: str) -> Task:
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"task {name!r}: cannot import {module_name}: {exc}") from None
+    target = getattr(module, attr, None)
+    task = target() if callable(target) and not isinstance(target, Task) else target
+    if not isinstance(task, Task):
+        raise ValueError(f"task {name!r}: {attr} is not a Task or a function returning one")
+    return task
 
 
 def task_names() -> tuple[str, ...]:

@@ -65,38 +65,33 @@ class RunConfig:
 
 
 DEFAULT_CONFIG = """\
-# The embedded default: three PPO candidates that differ in state and reward, on the LLVM
-# code-size task, sized for a 2-core machine (a few minutes).
+# The embedded default: ASHA over six architectures (PPO, A2C, IMPALA x two state functions)
+# on the LLVM code-size task, sized for a 2-core machine (a few minutes).
 [run]
 name = "llvm-codesize-default"
 task = "llvm-codesize"
 actors = 2
 seed = 0
-steps_per_candidate = 20000
+steps_per_candidate = 18000
 episode_length = 25
 batch_size = 64
 eval_initial = true
 
-[[candidates]]
-name = "ppo-autophase-ir_oz"
-algorithm = "ppo"
-state_fn = "autophase"
-reward_fn = "ir_oz"
-hyperparameters = { rollout_steps = 1024, minibatch_size = 128, ent_coef = 0.01, lr = 0.001 }
+[search]
+strategy = "asha"
+min_budget = 2000
+reduction_factor = 3
 
-[[candidates]]
-name = "ppo-instcount-ir_oz"
-algorithm = "ppo"
-state_fn = "instcount_norm"
-reward_fn = "ir_oz"
-hyperparameters = { rollout_steps = 1024, minibatch_size = 128, ent_coef = 0.01, lr = 0.001 }
+[space]
+algorithms = ["ppo", "a2c", "impala"]
+state_fns = ["autophase", "instcount_norm"]
+reward_fns = ["ir_oz"]
 
-[[candidates]]
-name = "ppo-autophase-log_ratio"
-algorithm = "ppo"
-state_fn = "autophase"
-reward_fn = "log_ratio"
-hyperparameters = { rollout_steps = 1024, minibatch_size = 128, ent_coef = 0.01, lr = 0.001 }
+[space.hyperparameters.ppo]
+rollout_steps = 1024
+minibatch_size = 128
+ent_coef = 0.01
+lr = 0.001
 """
 
 _SEARCH_KEYS = {
@@ -129,25 +124,10 @@ def parse_config(text: str, origin: str) -> RunConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
     run = data.get("run", {})
-    unknown = set(run) - _RUN_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{origin}: unknown [run] key(s) {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(sorted(_RUN_KEYS))}"
-        )
     search = data.get("search", {})
-    unknown = set(search) - _SEARCH_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{origin}: unknown [search] key(s) {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(sorted(_SEARCH_KEYS))}"
-        )
-    unknown = set(data) - {"run", "search", "space", "candidates"}
-    if unknown:
-        raise ConfigError(
-            f"{origin}: unknown table(s) {', '.join(sorted(unknown))}; "
-            "valid: run, search, space, candidates"
-        )
+    _refuse_unknown(origin, "table(s)", set(data), {"run", "search", "space", "candidates"})
+    _refuse_unknown(origin, "[run] key(s)", set(run), _RUN_KEYS)
+    _refuse_unknown(origin, "[search] key(s)", set(search), _SEARCH_KEYS)
     base_seed = int(run.get("seed", 0))
     raw_candidates = data.get("candidates", [])
     explicit = [_candidate(c, i, base_seed, origin) for i, c in enumerate(raw_candidates)]
@@ -175,13 +155,17 @@ def parse_config(text: str, origin: str) -> RunConfig:
     return config
 
 
-def _candidate(raw: dict[str, Any], index: int, base_seed: int, origin: str) -> CandidateSpec:
-    unknown = set(raw) - _CANDIDATE_KEYS
+def _refuse_unknown(origin: str, what: str, given: set[str], valid: set[str]) -> None:
+    unknown = given - valid
     if unknown:
         raise ConfigError(
-            f"{origin}: candidate {index}: unknown key(s) {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(sorted(_CANDIDATE_KEYS))}"
+            f"{origin}: unknown {what} {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(valid))}"
         )
+
+
+def _candidate(raw: dict[str, Any], index: int, base_seed: int, origin: str) -> CandidateSpec:
+    _refuse_unknown(origin, f"candidate {index}: key(s)", set(raw), _CANDIDATE_KEYS)
     missing = {"algorithm", "state_fn", "reward_fn"} - set(raw)
     if missing:
         raise ConfigError(f"{origin}: candidate {index}: missing {', '.join(sorted(missing))}")

@@ -23,6 +23,7 @@ from typing import Any
 
 from supersonic.envs import get_task
 from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
+from supersonic.launch.ledger import Ledger
 from supersonic.launch.supervisor import Supervisor, policy_path
 from supersonic.launch.tables import format_table
 from supersonic.protocol.messages import CandidateSpec
@@ -253,6 +254,8 @@ def launch(
     finally:
         group.stop()
         supervisor.close()
+    if not results.get("interrupted"):
+        results["best_results"] = validate_best_results(config, paths, echo)
     if results.get("winner") and not results.get("interrupted"):
         results["exported"] = export_winner(config, paths, results, echo)
     if config.baseline_random and not results.get("interrupted"):
@@ -261,6 +264,27 @@ def launch(
             results["random_search"] = random
     paths.results.write_text(json.dumps(results, indent=2))
     return results
+
+
+def validate_best_results(
+    config: RunConfig, paths: RunPaths, echo: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """Check the best result of every validation program (LLVM: replay its passes, compare the
+    program's behaviour with -O0) and record the verdict in the ledger."""
+    task = get_task(config.task)
+    with Ledger(paths.ledger) as ledger:
+        if task.validate_result is not None:
+            for row in ledger.best_results():
+                if row["validation"]:
+                    continue  # validated before a resume
+                try:
+                    verdict = task.validate_result(row["program"], row["details"])
+                except Exception as exc:  # a verdict, not a crash of the whole run
+                    verdict = f"unchecked: {type(exc).__name__}: {exc}"
+                ledger.set_validation(row["program"], verdict)
+                if not verdict.startswith("valid"):
+                    echo(f"best result for {row['program']}: {verdict}")
+        return ledger.best_results()
 
 
 def export_winner(

@@ -305,7 +305,9 @@ class Supervisor:
                 )
                 return
         elif hello.role == "actor":
-            if self.config.task not in hello.tasks:
+            # A user's task (pkg.module:task) is not in any list: the actor imports it when
+            # assigned (and logs assign_failed if it cannot).
+            if self.config.task not in hello.tasks and ":" not in self.config.task:
                 self.control.send(
                     Reject(
                         reason=f"this run needs task {self.config.task}; the "
@@ -455,10 +457,14 @@ class Supervisor:
         reported_now: list[str] = []
         for group, names in self.groups.items():
             states = [self.candidates[n] for n in names]
-            if not all(s.phase == "scored" for s in states):
-                continue
+            alive = [s for s in states if s.phase != "failed"]
             budget = states[0].budget
-            score = sum(s.scores[s.stage]["score"] for s in states) / len(states)
+            if alive and all(s.phase == "scored" for s in alive):
+                score = sum(s.scores[s.stage]["score"] for s in alive) / len(alive)
+            elif not alive and budget and self.strategy.status(group) == "running":
+                score = float("-inf")  # every replica failed: the strategy ranks it last
+            else:
+                continue
             if (group, budget) not in self.reported:
                 self.ledger.add_rung_score(group, budget, score)  # recorded before acted on
                 self.reported.add((group, budget))
@@ -496,7 +502,7 @@ class Supervisor:
 
     def _settle(self, state: CandidateState, phase: str) -> None:
         """Take a candidate out of training: its learner stops (checkpointing), its actors go."""
-        if state.phase == phase:
+        if state.phase in (phase, "failed"):
             return
         state.phase = phase
         if phase in ("done", "stopped"):

@@ -83,6 +83,16 @@ def make_optimizer(kind: str, params: Any, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {kind!r}; valid: adam, rmsprop")
 
 
+LR_DECAY = HyperParameter(
+    "lr_decay_steps",
+    "int",
+    0,
+    0,
+    1_000_000_000,
+    doc="anneal lr linearly to 0 over this many transitions (0: constant)",
+)
+
+
 class ActorCriticAlgorithm(Algorithm):
     """What A2C and IMPALA share: one MLP actor-critic (after a sequence encoder when the state
     has a token sequence), its optimiser, a buffer of segments emptied by each update, the
@@ -116,6 +126,22 @@ class ActorCriticAlgorithm(Algorithm):
     def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
         return self.model.export_policy()
 
+    def _step(self, loss: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on `loss` (gradients clipped to `max_grad_norm`), at the learning
+        rate of the schedule: `lr`, annealed linearly to 0 over `lr_decay_steps` transitions
+        when that is set (a policy that learned stops being pushed around by late updates)."""
+        h = self.hparams
+        lr = h["lr"]
+        if h["lr_decay_steps"]:
+            lr *= max(0.0, 1.0 - self.consumed / h["lr_decay_steps"])
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), h["max_grad_norm"])
+        self.optimizer.step()
+        return grad_norm
+
     def state_dict(self) -> dict[str, Any]:
         state = self._base_state()
         state["model"] = _cpu_copy(self.model.state_dict())
@@ -146,6 +172,7 @@ class A2C(ActorCriticAlgorithm):
         HyperParameter("ent_coef", "float", 0.01, 0.0, 0.1, doc="entropy bonus weight"),
         HyperParameter("vf_coef", "float", 0.5, 0.1, 1.0, doc="value loss weight"),
         HyperParameter("max_grad_norm", "float", 0.5, 0.1, 10.0, doc="gradient norm clip"),
+        LR_DECAY,
         HyperParameter(
             "rollout_steps", "int", 256, 16, 8192, log=True, doc="transitions per update"
         ),
@@ -217,10 +244,7 @@ class A2C(ActorCriticAlgorithm):
         value_loss = 0.5 * ((new_values - returns) ** 2).mean()
         loss = policy_loss - h["ent_coef"] * entropy + h["vf_coef"] * value_loss
 
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), h["max_grad_norm"])
-        self.optimizer.step()
+        grad_norm = self._step(loss)
 
         self.version += 1
         self.consumed += n

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from supersonic.learners.a2c import ActorCriticAlgorithm, _explained_variance
+from supersonic.learners.a2c import LR_DECAY, ActorCriticAlgorithm, _explained_variance
 from supersonic.learners.algorithm import (
     Batch,
     HyperParameter,
@@ -95,6 +94,7 @@ class IMPALA(ActorCriticAlgorithm):
         HyperParameter("ent_coef", "float", 0.01, 0.0, 0.1, doc="entropy bonus weight"),
         HyperParameter("vf_coef", "float", 0.5, 0.1, 1.0, doc="value loss weight"),
         HyperParameter("max_grad_norm", "float", 0.5, 0.1, 10.0, doc="gradient norm clip"),
+        LR_DECAY,
         HyperParameter(
             "rollout_steps", "int", 256, 16, 8192, log=True, doc="transitions per update"
         ),
@@ -179,10 +179,7 @@ class IMPALA(ActorCriticAlgorithm):
         value_loss = 0.5 * ((values - targets) ** 2).mean()
         loss = policy_loss - h["ent_coef"] * entropy + h["vf_coef"] * value_loss
 
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), h["max_grad_norm"])
-        self.optimizer.step()
+        grad_norm = self._step(loss)
 
         ratios = np.exp(log_rhos_np)
         self.version += 1

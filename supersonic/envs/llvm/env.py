@@ -177,6 +177,7 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
             info["failure"] = failure
         else:
             info["action_had_effect"] = self._last_had_effect
+        info["action"] = ACTION_FLAGS[index]  # the pass applied, by name
         return self._obs, float(reward), False, truncated, info
 
     def render(self) -> str | None:

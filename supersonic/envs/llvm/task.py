@@ -252,6 +252,8 @@ class CodeSizeScorer:
         self.baselines: Any = None
         self.now = CodeSize(0)
         self.best = 0
+        self.actions: list[str] = []
+        self.best_length = 0  # the actions that reach the best module: actions[:best_length]
 
     @staticmethod
     def _measure(info: Mapping[str, Any]) -> CodeSize:
@@ -262,21 +264,29 @@ class CodeSizeScorer:
         self.baselines = info["baselines"]
         self.now = self._measure(info)
         self.best = self.now.ir
+        self.actions, self.best_length = [], 0
 
     def step(self, env_reward: float, info: Mapping[str, Any]) -> float:
         after = self._measure(info)
         reward = self.reward_fn(self.now, after, self.baselines)
         self.now = after
-        self.best = min(self.best, after.ir)
+        self.actions.append(str(info.get("action", "?")))
+        if after.ir < self.best:
+            self.best, self.best_length = after.ir, len(self.actions)
         return reward
 
     def score(self) -> float:
         b = self.baselines
         return leaderboard_metric(b.ir_o0, b.ir_oz, self.best)
 
-    def details(self) -> dict[str, float | int]:
+    def details(self) -> dict[str, float | int | str]:
         b = self.baselines
-        return {"ir": self.best, "ir_o0": b.ir_o0, "ir_oz": b.ir_oz}
+        return {
+            "ir": self.best,
+            "ir_o0": b.ir_o0,
+            "ir_oz": b.ir_oz,
+            "passes": " ".join(self.actions[: self.best_length]),  # reach the best module
+        }
 
 
 def resolve_programs(spec: str) -> list[str]:
@@ -294,6 +304,31 @@ def check_program(program: str) -> None:
     from supersonic.envs.llvm.benchmarks import resolve_benchmark
 
     resolve_benchmark(program).prepare()
+
+
+def validate_result(program: str, details: Mapping[str, Any]) -> str:
+    """Replay a result's passes on `program`, check the IR count it claims, and compare the
+    optimized program's behaviour with the -O0 build's (see `validation.validate`)."""
+    from supersonic.envs.llvm.env import LlvmCodeSizeEnv
+    from supersonic.envs.llvm.validation import validate
+
+    passes = str(details.get("passes", "")).split()
+    env = LlvmCodeSizeEnv(program, max_episode_steps=max(1, len(passes)))
+    try:
+        _, info = env.reset()
+        for name in passes:
+            _, _, _, _, info = env.step(name)
+            if "failure" in info:
+                return f"INVALID: replay failed: {info['failure']}"
+        if info["ir_instruction_count"] != details.get("ir"):
+            return (
+                f"INVALID: replay gives {info['ir_instruction_count']} IR instructions, "
+                f"the result claims {details.get('ir')}"
+            )
+        verdict = validate(env.program, env.bitcode())
+        return f"{verdict.label}: {verdict.reason}"
+    finally:
+        env.close()
 
 
 def _geomean(values: Sequence[float]) -> float:
@@ -320,6 +355,7 @@ def llvm_codesize_task() -> Task:
         aggregate=_geomean,
         random_baseline=random_search_baseline,
         check_program=check_program,
+        validate_result=validate_result,
         metric="geomean of (IR_O0 - IR) / (IR_O0 - IR_Oz) over the validation programs",
         doc="LLVM pass ordering for code size on CompilerGym",
     )
