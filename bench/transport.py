@@ -51,8 +51,9 @@ def _learner_process(ready: Any, endpoint_box: Any, stop: Any, counts: Any) -> N
         if learner.received != before:
             last = time.perf_counter()
             first = first or last
-        if learner.algo.ready():  # keep the buffer from growing: drop it
-            learner.algo.update = lambda: {}  # type: ignore[method-assign]
+        if learner.algo.ready():  # pure ingest: drop the data instead of training on it
+            learner.algo._buffer.clear()
+            learner.algo.buffered = 0
         counts["received"] = learner.received
         counts["first"], counts["last"] = first, last
         counts["lost"] = learner.lost_segments
