@@ -38,7 +38,7 @@ TARGET_RETURN = 400.0
 
 CARTPOLE_HPARAMS: dict[str, dict[str, Any]] = {
     "ppo": {"rollout_steps": 512, "minibatch_size": 128, "epochs": 10, "lr": 1e-3, "ent_coef": 0.0},
-    "a2c": {"lr": 1e-3, "ent_coef": 0.0, "gae_lambda": 0.95},
+    "a2c": {"lr": 1e-3, "ent_coef": 0.0, "gae_lambda": 0.95, "gamma": 0.98, "hidden": "128,128"},
     "dqn": {
         "lr": 2.5e-4,
         "hidden": "128,128",

@@ -166,6 +166,7 @@ class Actor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.link.connect()
+        self.link.start_heartbeats(self._heartbeat)
         try:
             while not self.stopping:
                 self._pump(0 if self._can_step() else 50)
@@ -230,7 +231,8 @@ class Actor:
         w = self.work
         if w is not None:
             poller.register(w.sub.socket, zmq.POLLIN)
-        events = dict(poller.poll(timeout_ms))
+        with self.link.lock:  # the heartbeat thread shares the control socket
+            events = dict(poller.poll(timeout_ms))
         if self.link.socket in events:
             for message in self.link.receive():
                 self._on_control(message)

@@ -128,6 +128,7 @@ class Learner:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.link.connect()
+        self.link.start_heartbeats(self._heartbeat)
         self.log.info(
             "learner_start",
             candidate=self.spec.name,
@@ -161,7 +162,8 @@ class Learner:
         poller = zmq.Poller()
         poller.register(self.link.socket, zmq.POLLIN)
         poller.register(self.pull.socket, zmq.POLLIN)
-        events = dict(poller.poll(timeout_ms))
+        with self.link.lock:  # the heartbeat thread shares the control socket
+            events = dict(poller.poll(timeout_ms))
         if self.link.socket in events:
             for message in self.link.receive():
                 self._on_control(message)

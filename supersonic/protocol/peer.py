@@ -6,10 +6,17 @@ supervisor as a sign of life, reconnect with exponential backoff (0.5 s doubling
 the supervisor is silent for longer than the heartbeat timeout, say HELLO again when a restarted
 supervisor does not know us (REJECT with `rehello`), and remember a fatal REJECT. What the
 messages mean for the peer's work (ASSIGN, STOP, ...) stays with the peer: `receive` returns them.
+
+Heartbeats also go out from a background thread (`start_heartbeats`): a peer's main thread can
+be busy for longer than the heartbeat timeout for good reasons (a CompilerGym service starting
+under load, the -O0/-O3/-Oz baselines of a new program, a step that may take up to the env's
+step timeout, a long update), and the supervisor must not declare it dead for that. The socket
+is shared under `lock`: every use of it, including the peer's polls, holds the lock.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +62,9 @@ class ControlLink:
         self.last_heartbeat = 0.0
         self.welcomed = False
         self.rejected: str | None = None  # the reason of a fatal REJECT
+        self.lock = threading.RLock()  # the socket is shared with the heartbeat thread
+        self._beating = threading.Event()
+        self._beat_thread: threading.Thread | None = None
 
     @property
     def socket(self) -> zmq.Socket[bytes]:
@@ -63,6 +73,10 @@ class ControlLink:
 
     def connect(self) -> None:
         """(Re)create the DEALER, connect it and say HELLO."""
+        with self.lock:
+            self._connect()
+
+    def _connect(self) -> None:
         if self.channel is not None:
             self.channel.socket.close(linger=0)
         sock = self.ctx.socket(zmq.DEALER)
@@ -76,11 +90,16 @@ class ControlLink:
 
     def send(self, message: Message) -> None:
         """Send without blocking (a full queue drops it: control messages are all repeated)."""
-        if self.channel is not None:
-            self.channel.send(message, block=False)
+        with self.lock:
+            if self.channel is not None:
+                self.channel.send(message, block=False)
 
     def receive(self) -> list[Message]:
         """Every waiting message the peer must act on (protocol housekeeping done here)."""
+        with self.lock:
+            return self._receive()
+
+    def _receive(self) -> list[Message]:
         out: list[Message] = []
         while self.channel is not None and (received := self.channel.recv(block=False)):
             self.last_heard = time.monotonic()
@@ -102,29 +121,56 @@ class ControlLink:
 
     def tick(self, heartbeat: Callable[[], Heartbeat]) -> None:
         """Heartbeat when due; reconnect when the supervisor has been silent too long."""
-        now = time.monotonic()
-        if now - self.last_heartbeat >= self.heartbeat_interval:
-            self.last_heartbeat = now
-            self.send(heartbeat())
-        if now - self.last_heard > self.heartbeat_timeout + self.backoff:
-            # Messages waiting unread mean we were busy (a long update), not that the
-            # supervisor went silent: reconnecting now would throw them away.
-            if self.channel is not None and self.channel.socket.poll(0, zmq.POLLIN):
-                return
-            self.log.warning(
-                "supervisor_silent", seconds=round(now - self.last_heard, 1), backoff_s=self.backoff
-            )
-            self.backoff = min(self.backoff * 2, self.reconnect_max_s)
-            self.connect()
+        with self.lock:
+            now = time.monotonic()
+            if now - self.last_heartbeat >= self.heartbeat_interval:
+                self.last_heartbeat = now
+                self.send(heartbeat())
+            if now - self.last_heard > self.heartbeat_timeout + self.backoff:
+                # Messages waiting unread mean we were busy (a long update), not that the
+                # supervisor went silent: reconnecting now would throw them away.
+                if self.channel is not None and self.channel.socket.poll(0, zmq.POLLIN):
+                    return
+                self.log.warning(
+                    "supervisor_silent",
+                    seconds=round(now - self.last_heard, 1),
+                    backoff_s=self.backoff,
+                )
+                self.backoff = min(self.backoff * 2, self.reconnect_max_s)
+                self._connect()
+
+    def start_heartbeats(self, heartbeat: Callable[[], Heartbeat]) -> None:
+        """Heartbeat from a background thread too, while the main thread is busy (see the
+        module docstring). Only heartbeats: receiving and reconnecting stay with `tick`."""
+        if self._beat_thread is not None:
+            return
+        self._beating.set()
+
+        def beat() -> None:
+            while self._beating.is_set():
+                time.sleep(min(0.25, self.heartbeat_interval / 2))
+                with self.lock:
+                    due = time.monotonic() - self.last_heartbeat >= self.heartbeat_interval
+                    if due and self.channel is not None and self._beating.is_set():
+                        self.last_heartbeat = time.monotonic()
+                        self.channel.send(heartbeat(), block=False)
+
+        self._beat_thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        self._beat_thread.start()
 
     def close(self, bye: Bye | None) -> None:
         """Say BYE (when given) and close the socket."""
-        if self.channel is None:
-            return
-        if bye is not None:
-            self.channel.send(bye, block=False)
-        self.channel.socket.close(linger=500)
-        self.channel = None
+        self._beating.clear()
+        if self._beat_thread is not None:
+            self._beat_thread.join(timeout=2.0)
+            self._beat_thread = None
+        with self.lock:
+            if self.channel is None:
+                return
+            if bye is not None:
+                self.channel.send(bye, block=False)
+            self.channel.socket.close(linger=500)
+            self.channel = None
 
     def _bad_message(self, reason: str) -> None:
         self.log.warning("message_rejected", reason=reason)
