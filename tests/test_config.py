@@ -147,8 +147,8 @@ def test_a_space_expands_to_its_product_or_a_seeded_sample() -> None:
     ("search", "expected"),
     [
         ("reduction_factor = 1", "reduction_factor must be >= 2"),
-        ("min_budget = 999999", "smaller than one rung"),
-        ("min_budget = 10", "smaller than one batch"),
+        ('strategy = "asha"\nmin_budget = 999999', "smaller than one rung"),
+        ('strategy = "asha"\nmin_budget = 10', "smaller than one batch"),
         ('strategy = "grid"', "unknown strategy 'grid'; choose one of asha, bandit, exhaustive"),
         ("seeds = 0", "seeds must be >= 1"),
         ("nope = 1", "unknown [search] key(s) nope"),

@@ -40,6 +40,7 @@ SPEC_FILE = "spec.json"
 SCORES_FILE = "scores.json"
 EXPORT_FORMAT = 1
 
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 

@@ -4,30 +4,49 @@ A trained policy proposes passes; a search spends a time budget turning its prop
 smallest module it can find. Numpy only (the policy runs through `NumpyPolicy`), on one
 `LlvmCodeSizeEnv` and the forks it makes:
 
-(a) **rollout**: the policy's deterministic episode (argmax of its logits at every step, for the
-    export's `episode_length` steps), exactly as the search evaluated it; the smallest module
-    along it is a candidate.
-(b) **beam search** over the rest of the budget. Each iteration starts at the unoptimised
-    module; at every depth each of the `width` modules in the beam tries its `k` most probable
-    actions under the policy (`softmax(policy.logits(state))`; for DQN exports the logits are
-    Q-values, and their softmax ranks actions the same way as the Q-values), skipping actions
-    already known to leave that module unchanged. A child is a fork of its parent
-    (`env.fork()`) with one more pass; a pass that changes nothing leaves the fork clean for the
-    parent's next action, so most tries cost one step and no fork. Children equal to a module
-    already reached in this iteration (same instruction count and same raw observation, the
-    action history aside) are dropped. The `width` children with the fewest instructions (then
-    the most probable) form the next beam. An iteration ends at `max_depth`, when the beam is
-    empty, or after `patience` depths without a smaller module. Iterations follow a widening
-    schedule ((2, 4), (4, 8), (8, 16), (8, 32)); once it is done the schedule repeats with the
-    policy's ranking perturbed by Gumbel noise (sampling actions without replacement in
-    proportion to their probabilities), so each further iteration explores a different tree.
+(a) **the policy's episode**: argmax of its logits at every step, for the export's
+    `episode_length` steps, exactly as the search evaluated it; the smallest module along it is
+    a candidate and the first node of the tree below.
+(b) **best-first tree search with policy rollouts**, for the rest of the budget. The tree's
+    nodes are modules, each held by its own env (a fork). An expansion picks a node (the
+    unoptimised root with probability `root_share`, else one of the `tree_size` smallest
+    modules found so far, weighted 1/rank, smallest first), forks it and rolls out from there,
+    sampling each pass from the policy's action probabilities, `softmax(policy.logits(state) /
+    temperature)`, among the passes not already known to leave that module unchanged. For DQN
+    exports the logits are Q-values; their softmax is the same ranking, but nearly uniform when
+    the Q-values differ little, and the search then leans on instruction counts. A rollout ends
+    at `max_depth` passes or after `patience` passes without a smaller module. The smallest
+    module along it is a candidate and, when it is smaller than the rollout's start, a new
+    node (a fork of the start plus the rollout's passes up to it), unless the tree already
+    holds that module: modules are identified by their instruction count and raw observation
+    (the action history aside). When a new node pushes the tree past `tree_size`, the largest
+    module leaves it.
+
+(c) **validation during the search**: a tenth of the budget apart (at least a second, with
+    validating taking at most a quarter of the time so far, and only while time for a few
+    builds and runs is left), the best sequence so far is validated (`validation.validate`:
+    same output and exit status as the unoptimised program). If it changes the output,
+    bisection over its prefixes finds the pass that breaks the program, and that pass is banned
+    for the rest of the search: masked from the policy's choices, its tree nodes dropped, its
+    candidates set aside.
+
+A pass that crashes or hangs the compiler service takes every fork with it: the search masks
+that pass on that module, starts a new service (a new root, an empty tree) and goes on; the
+third such failure ends it.
+
+Why rollouts rather than a beam of one-pass children: a pass costs about 1 ms in the service,
+a fork about 8 ms, so a beam that forks for every child it scores evaluates several times fewer
+modules than a rollout does in the same time; measured on the test programs, a beam guided by
+the same policy lost to random search at 5 s, the rollout tree beats it (docs/deploy.md).
 
 The search stops at the budget (a `time.monotonic()` deadline checked before every fork and
 step, and optionally a number of env steps) and then, like the baseline searches in
-`supersonic.envs.llvm.search`, replays its best few distinct sequences and returns the best one
-whose program still behaves like the original (`validation.validate`); when every one of them
-is invalid, the longest valid prefix of the best one (found by bisection) is tried. The env is
-left at the returned module, so the caller can take its bitcode and object size.
+`supersonic.envs.llvm.search`, replays its best distinct sequences and returns the best one
+whose program still behaves like the original. When the best one is invalid, bisection finds
+the pass that broke it; that pass is dropped from every candidate (and those set aside), which
+are re-measured by replay, and the best of them is tried next (at most `MAX_VALIDATIONS` more
+builds and runs). The env is left at the returned module, so the caller can take its bitcode
+and object size.
 """
 
 from __future__ import annotations
@@ -37,8 +56,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +74,17 @@ from supersonic.envs.llvm.validation import Validation, validate
 from supersonic.envs.task import env_observation
 
 TASK = "llvm-codesize"
-DEFAULT_MAX_DEPTH = 50
-DEFAULT_SCHEDULE: tuple[tuple[int, int], ...] = ((2, 4), (4, 8), (8, 16), (8, 32))
-DEFAULT_PATIENCE = 10
+DEFAULT_MAX_DEPTH = 50  # passes in a sequence at most (random search's episode length)
+DEFAULT_TEMPERATURE = 1.0
+DEFAULT_PATIENCE = 25  # a rollout ends after this many passes without a smaller module
+DEFAULT_ROOT_SHARE = 0.3  # expansions that start from the unoptimised module
+DEFAULT_TREE_SIZE = 8  # nodes kept besides the root (the smallest modules found)
 MAX_CANDIDATES = 8  # distinct sequences kept for the final validation
-MAX_PREFIX_VALIDATIONS = 6  # bisection steps for the longest valid prefix
+MAX_VALIDATIONS = 12  # builds and runs of optimized programs after the search
+MAX_SERVICE_FAILURES = 3  # the search stops at the third crash or hang of the service
+CHECK_SHARE = 0.1  # the search validates its best sequence at most every tenth of the budget
+MIN_CHECK_INTERVAL_S = 1.0
+VALIDATION_SHARE = 0.25  # of the search's time so far, at most, goes to validating
 # Probes take passes that change nothing without counting towards any sequence; the env's own
 # episode limit must never truncate a search, whose depth is bounded by `max_depth` instead.
 _ENV_EPISODE_LIMIT = 1_000_000
@@ -113,14 +137,18 @@ class GuidedResult:
     actions: tuple[int, ...]
     ir_instructions: int
     baselines: ProgramBaselines
-    env_steps: int  # every env step of the search (rollout, beam tries)
-    seconds: float  # the search's own time (replay and validation not included)
+    env_steps: int  # every env step of the search
+    seconds: float  # the search's own time (env start-up, replay and validation excluded)
     validation: Validation
     rejected: int  # better sequences dropped because they changed the program's behaviour
-    rollout_ir: int  # the smallest module along the policy's deterministic episode
+    policy_ir: int  # the smallest module along the policy's own (argmax) episode
     forks: int
-    iterations: int  # beam iterations started
-    stopped: str  # "time", "steps", "done" (nothing left to search) or "failure: ..."
+    rollouts: int  # sampled rollouts of the tree search
+    tree_nodes: int  # nodes the tree search made (the root aside)
+    validations: int  # builds and runs of optimized programs, during the search and after
+    banned: tuple[str, ...]  # passes found to change the program's behaviour
+    service_failures: int  # passes that crashed or hung the service (each cost a restart)
+    stopped: str  # "time", "steps" or "failure: ..." (the service failed 3 times)
     method: str = "policy"
 
     @property
@@ -147,15 +175,13 @@ class _ServiceFailed(Exception):
 
 @dataclass
 class _Node:
-    """A module reached by `actions`, held by its own env (only ever forked, never stepped)."""
+    """A module of the tree, reached by `actions`, held by its own env (only ever forked)."""
 
     env: LlvmCodeSizeEnv
     actions: tuple[int, ...]
     ir: int
-    logp: float  # the sequence's log-probability under the policy
     key: bytes
     state: np.ndarray
-    _action_logp: np.ndarray | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.env.close()
@@ -177,9 +203,6 @@ class _Candidates:
                 return
             del self.items[worst[0]]
         self.items[actions] = count
-
-    def best(self) -> int:
-        return min(self.items.values())
 
     def best_first(self) -> list[tuple[tuple[int, ...], int]]:
         return sorted(self.items.items(), key=lambda kv: (kv[1], len(kv[0])))
@@ -228,35 +251,52 @@ class GuidedSearch:
         budget: Budget,
         *,
         max_depth: int = DEFAULT_MAX_DEPTH,
-        schedule: tuple[tuple[int, int], ...] = DEFAULT_SCHEDULE,
+        temperature: float = DEFAULT_TEMPERATURE,
         patience: int = DEFAULT_PATIENCE,
+        root_share: float = DEFAULT_ROOT_SHARE,
+        tree_size: int = DEFAULT_TREE_SIZE,
         seed: int = 0,
         check: bool = True,
     ) -> None:
         if max_depth < 1:
             raise ValueError(f"max_depth must be >= 1, got {max_depth}")
-        if not schedule or any(w < 1 or k < 1 for w, k in schedule):
-            raise ValueError(f"the beam schedule needs (width, k) pairs >= 1, got {schedule}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         if patience < 1:
             raise ValueError(f"patience must be >= 1, got {patience}")
+        if not 0.0 <= root_share <= 1.0:
+            raise ValueError(f"root_share must be in [0, 1], got {root_share}")
+        if tree_size < 0:
+            raise ValueError(f"tree_size must be >= 0, got {tree_size}")
         self.env = env
         self.guide = guide
         self.budget = budget
         self.max_depth = max_depth
-        self.schedule = schedule
+        self.temperature = temperature
         self.patience = patience
+        self.root_share = root_share
+        self.tree_size = tree_size
         self.check = check
         self.rng = np.random.default_rng(seed)
-        # A probe that took a pass without effect is reused for the parent's next try, unless
-        # the policy sees the action history (the unchanged module would then look different).
-        self.reuse_probes = _HISTORY not in guide.state_fn.observations
         self.candidates = _Candidates()
-        self.no_effect: set[tuple[bytes, int]] = set()
+        # module key -> passes that change nothing on it (or crashed the service)
+        self.no_effect: dict[bytes, set[int]] = {}
+        self.tree: list[_Node] = []  # the smallest modules found, smallest first
+        self.keys: set[bytes] = set()  # every module the tree has held
+        self.banned: set[int] = set()  # passes found to break the program
+        self.set_aside: dict[tuple[int, ...], int] = {}  # candidates using a banned pass
+        self.verdicts: dict[tuple[int, ...], Validation] = {}
+        self.validations = 0  # builds and runs of optimized programs
+        self.validation_seconds = 1.0  # what one takes, as last measured
+        self.validation_time = 0.0  # seconds spent validating, in all
+        self.started = 0.0
+        self.last_check = (0.0, 0)  # (time, steps) of the last validation during the search
         self.steps = 0
         self.forks = 0
-        self.iterations = 0
-        self.rollout_ir = 0
-        self.started = 0.0
+        self.failures = 0  # service failures the search recovered from (or stopped at)
+        self.rollouts = 0
+        self.nodes_made = 0
+        self.policy_ir = 0
         self.deadline = math.inf
 
     # ----------------------------------------------------------------------------- budget
@@ -280,202 +320,279 @@ class GuidedSearch:
         self.forks += 1
         return clone
 
-    def _step(self, env: LlvmCodeSizeEnv, action: int) -> tuple[Any, dict[str, Any]]:
+    def _step(self, env: LlvmCodeSizeEnv, action: int) -> tuple[Any, bool]:
+        """Apply one pass: (the raw observation, whether the module changed)."""
         self._check_budget()
         raw, _, _, _, info = env.step(action)
         self.steps += 1
         if "failure" in info:
             raise _ServiceFailed(str(info["failure"]))
-        return raw, info
-
-    # ------------------------------------------------------------------------------ policy
-    def _action_logp(self, node: _Node) -> np.ndarray:
-        if node._action_logp is None:
-            node._action_logp = log_softmax(self.guide.policy.logits(node.state))
-        return node._action_logp
-
-    def _node(self, env: LlvmCodeSizeEnv, raw: Any, actions: tuple[int, ...], logp: float) -> _Node:
-        ir = env.ir_instruction_count
-        return _Node(env, actions, ir, logp, module_key(raw, ir, actions), self.guide.state_fn(raw))
+        return raw, bool(info.get("action_had_effect", True))
 
     # ------------------------------------------------------------------------------ search
     def run(self) -> GuidedResult:
-        self.started = time.monotonic()
+        raw, _ = self.env.reset()  # starts the service and measures the baselines: not search
+        started = self.started = time.monotonic()
         if self.budget.seconds is not None:
-            self.deadline = self.started + self.budget.seconds
-        raw, _ = self.env.reset()
+            self.deadline = started + self.budget.seconds
         self.candidates.offer((), self.env.ir_instruction_count)
-        self.rollout_ir = self.env.ir_instruction_count
-        stopped = "done"
-        root: _Node | None = None
+        self.policy_ir = self.env.ir_instruction_count
+        stopped = "time"
         try:
-            root = self._node(self._fork(self.env), raw, (), 0.0)
-            self._rollout(root)
-            for iteration in self._iterations():
-                self._beam(root, *iteration)
+            while True:
+                try:
+                    self._search(raw)
+                except _ServiceFailed as exc:
+                    # A pass crashed or hung the service, taking every fork with it: mask that
+                    # pass on that module, start a new service and search on.
+                    self.failures += 1
+                    if self.failures >= MAX_SERVICE_FAILURES:
+                        stopped = f"failure: {exc}"
+                        break
+                    raw = None
         except _BudgetSpent:
             stopped = self._spent() or "time"
-        except _ServiceFailed as exc:
-            stopped = f"failure: {exc}"
-        finally:
-            if root is not None:
-                root.close()
-        seconds = time.monotonic() - self.started
-        return self._finish(seconds, stopped)
+        return self._finish(time.monotonic() - started, stopped)
 
-    def _iterations(self) -> Iterator[tuple[int, int, bool]]:
-        """(width, k, perturbed): the schedule once as is, then forever with Gumbel noise."""
-        for width, k in self.schedule:
-            yield width, k, False
-        while True:
-            for width, k in self.schedule:
-                yield width, k, True
-
-    def _rollout(self, root: _Node) -> None:
-        """(a) The policy's deterministic episode; the smallest module along it is a candidate."""
-        env = self._fork(root.env)
+    def _search(self, raw: Any) -> None:
+        """The policy's episode (first time only), then rollouts until an exception ends it.
+        `raw`: the main env's observation after its reset, or None to reset it first."""
+        if raw is None:
+            self._check_budget()
+            try:
+                raw, _ = self.env.reset()
+            except RuntimeError as exc:  # the service failed to start twice
+                raise _ServiceFailed(str(exc)) from None
+        ir = self.env.ir_instruction_count
+        key = module_key(raw, ir, ())
+        root = _Node(self._fork(self.env), (), ir, key, self.guide.state_fn(raw))
+        self.keys = {root.key}
         try:
-            state = root.state
-            actions: tuple[int, ...] = ()
-            for _ in range(self.guide.episode_length):
-                action = int(np.argmax(self.guide.policy.logits(state)))
-                raw, _ = self._step(env, action)
-                actions += (action,)
-                state = self.guide.state_fn(raw)
-                if env.ir_instruction_count < self.rollout_ir:
-                    self.rollout_ir = env.ir_instruction_count
-                    self.candidates.offer(actions, self.rollout_ir)
+            if self.steps == 0:
+                self.policy_ir = self._rollout(root, sample=False)
+                self.last_check = (time.monotonic(), self.steps)
+            while True:
+                self._check_best()
+                self._rollout(self._pick(root), sample=True)
+                self.rollouts += 1
         finally:
-            env.close()
+            for node in self.tree:
+                node.close()
+            self.tree = []
+            root.close()
 
-    def _beam(self, root: _Node, width: int, k: int, perturbed: bool) -> None:
-        """(b) One beam-search iteration from the unoptimised module."""
-        self.iterations += 1
-        seen = {root.key}
-        beam = [root]
-        best, stale = root.ir, 0
+    def _pick(self, root: _Node) -> _Node:
+        """Where the next rollout starts: the root, or a tree node weighted 1/rank."""
+        if not self.tree or self.rng.random() < self.root_share:
+            return root
+        weights = 1.0 / np.arange(1, len(self.tree) + 1)
+        return self.tree[int(self.rng.choice(len(self.tree), p=weights / weights.sum()))]
+
+    def _choose(self, state: np.ndarray, key: bytes, sample: bool) -> int:
+        logits = np.asarray(self.guide.policy.logits(state), dtype=np.float64)
+        if not sample:  # the policy's own choice, as in its evaluations
+            return int(np.argmax(logits))
+        masked = self.banned | self.no_effect.get(key, set())
+        if masked and len(masked) < len(logits):
+            logits = logits.copy()
+            logits[list(masked)] = -np.inf
+        probabilities = np.exp(log_softmax(logits / self.temperature))
+        cdf = np.cumsum(probabilities)
+        index = int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"))
+        return min(index, len(cdf) - 1)
+
+    def _rollout(self, start: _Node, sample: bool) -> int:
+        """One rollout from `start` (argmax for the export's episode length, or sampled until
+        `max_depth` / `patience`); returns the smallest instruction count along it."""
+        env = self._fork(start.env)
+        state, key, actions = start.state, start.key, start.actions
+        best_ir, best_length, best_key, stale = start.ir, len(actions), key, 0
         try:
-            for _ in range(self.max_depth):
-                children: list[_Node] = []
+            for _ in range(self.guide.episode_length if not sample else self.max_depth):
+                if sample and (len(actions) >= self.max_depth or stale >= self.patience):
+                    break
+                action = self._choose(state, key, sample)
                 try:
-                    for node in beam:
-                        children += self._expand(node, k, perturbed, seen)
-                finally:
-                    for node in beam:
-                        if node is not root:
-                            node.close()
-                    beam = []
-                if not children:
-                    return
-                children.sort(key=lambda c: (c.ir, -c.logp))
-                beam = children[:width]
-                for child in children[width:]:
-                    child.close()
-                if beam[0].ir < best:
-                    best, stale = beam[0].ir, 0
+                    raw, changed = self._step(env, action)
+                except _ServiceFailed:
+                    self.no_effect.setdefault(key, set()).add(action)  # never again here
+                    raise
+                state = self.guide.state_fn(raw)
+                if not changed:
+                    self.no_effect.setdefault(key, set()).add(action)
+                    stale += 1
+                    continue
+                actions = (*actions, action)
+                ir = env.ir_instruction_count
+                key = module_key(raw, ir, actions)
+                if ir < best_ir:
+                    best_ir, best_length, best_key, stale = ir, len(actions), key, 0
+                    self.candidates.offer(actions, ir)
                 else:
                     stale += 1
-                    if stale >= self.patience:
-                        return
         finally:
-            for node in beam:
-                if node is not root:
-                    node.close()
+            env.close()
+        if best_length > len(start.actions):
+            self._grow(start, actions[:best_length], best_ir, best_key)
+        return best_ir
 
-    def _expand(self, node: _Node, k: int, perturbed: bool, seen: set[bytes]) -> list[_Node]:
-        """Up to `k` children of `node`, most probable actions first (new modules only)."""
-        logp = self._action_logp(node)
-        ranking = logp + self.rng.gumbel(size=logp.shape) if perturbed else logp
-        order = np.argsort(-ranking, kind="stable")
-        children: list[_Node] = []
-        probe: LlvmCodeSizeEnv | None = None
-        tried = 0
+    def _grow(self, start: _Node, actions: tuple[int, ...], ir: int, key: bytes) -> None:
+        """Add the module `actions` reach (from `start`) to the tree, unless the tree holds (or
+        held) it or holds `tree_size` smaller ones."""
+        full = len(self.tree) >= self.tree_size
+        if self.tree_size == 0 or key in self.keys or (full and ir >= self.tree[-1].ir):
+            return
+        env = self._fork(start.env)
         try:
-            for action in (int(a) for a in order):
-                if tried >= k:
-                    break
-                if (node.key, action) in self.no_effect:
-                    continue
-                if probe is None:
-                    probe = self._fork(node.env)
-                raw, info = self._step(probe, action)
-                tried += 1
-                if not info.get("action_had_effect", True):
-                    self.no_effect.add((node.key, action))
-                    if not self.reuse_probes:
-                        probe.close()
-                        probe = None
-                    continue
-                actions = (*node.actions, action)
-                child = self._node(probe, raw, actions, node.logp + float(logp[action]))
-                probe = None
-                if child.key in seen:
-                    child.close()
-                    continue
-                seen.add(child.key)
-                self.candidates.offer(actions, child.ir)
-                children.append(child)
+            raw: Any = None
+            for action in actions[len(start.actions) :]:
+                raw, _ = self._step(env, action)
         except BaseException:
-            for child in children:
-                child.close()
+            env.close()
             raise
+        ir = env.ir_instruction_count
+        key = module_key(raw, ir, actions)  # the same module, unless a pass is not deterministic
+        self.keys.add(key)
+        self.nodes_made += 1
+        self.tree.append(_Node(env, actions, ir, key, self.guide.state_fn(raw)))
+        self.tree.sort(key=lambda node: (node.ir, len(node.actions)))
+        while len(self.tree) > self.tree_size:
+            self.tree.pop().close()
+
+    def _check_best(self) -> None:
+        """Now and then, validate the best sequence; if it breaks the program, find the pass
+        that does (bisection) and ban it for the rest of the search. A tenth of the budget
+        (at least a second) apart, only with time for a few builds and runs left, and only
+        while validating has taken at most a quarter of the time so far."""
+        if not self.check or not self.env.program.has_main:
+            return
+        ranked = self.candidates.best_first()
+        best = ranked[0][0] if ranked else ()
+        if not best or best in self.verdicts:
+            return
+        now, steps = time.monotonic(), self.steps
+        if self.budget.seconds is not None:
+            interval = max(MIN_CHECK_INTERVAL_S, CHECK_SHARE * self.budget.seconds)
+            if now - self.last_check[0] < interval:
+                return
+            if self.deadline - now < 3 * self.validation_seconds:
+                return
+            if self.validation_time > VALIDATION_SHARE * (now - self.started):
+                return
+        elif self.budget.steps is not None and steps - self.last_check[1] < max(
+            1, int(CHECK_SHARE * self.budget.steps)
+        ):
+            return
+        try:
+            if replay(self.env, best) is None:
+                return
+            if self._verdict(best).valid is not False:
+                return
+            culprit, _ = self._culprit(best, MAX_VALIDATIONS, self.deadline)
+            if culprit is not None:
+                self._ban(culprit)
         finally:
-            if probe is not None:
-                probe.close()
-        return children
+            self.last_check = (time.monotonic(), self.steps)
+
+    def _ban(self, action: int) -> None:
+        """Stop using `action`: mask it, set aside the candidates and drop the tree nodes that
+        use it (the final validation may still try the candidates without it)."""
+        self.banned.add(action)
+        for actions, count in list(self.candidates.items.items()):
+            if action in actions:
+                del self.candidates.items[actions]
+                self.set_aside[actions] = count
+        for node in [n for n in self.tree if action in n.actions]:
+            self.tree.remove(node)
+            node.close()
 
     # ------------------------------------------------------------------------------ finish
     def _finish(self, seconds: float, stopped: str) -> GuidedResult:
-        """Replay the best candidates; return the best whose behaviour is unchanged."""
-        rejected = 0
-        best_invalid: tuple[int, ...] | None = None
-        for actions, _ in self.candidates.best_first():
-            count = replay(self.env, actions)
-            if count is None:
-                continue
+        """Return the best candidate whose program still behaves like the original.
+
+        Candidates are replayed and validated best first. When one is invalid, bisection over
+        its prefixes finds the pass that broke it; that pass is then dropped from every
+        candidate (which are re-measured by replay) and the best of them is tried next. At most
+        `MAX_VALIDATIONS` builds and runs in all; if nothing valid turns up, the unoptimised
+        program is the answer.
+        """
+        rejected, limit = 0, self.validations + MAX_VALIDATIONS
+        banned = set(self.banned)
+        tried: set[tuple[int, ...]] = set()
+        counts = dict(self.set_aside) | dict(self.candidates.items)
+        while self.validations < limit:
+            options = self._options(banned, counts, tried)
+            if not options:
+                break
+            actions, count = options[0]
+            tried.add(actions)
+            if replay(self.env, actions) != count:
+                continue  # the service failed, or the module is not what it was
             verdict = self._verdict(actions)
-            if verdict.valid is False:
-                rejected += 1
-                best_invalid = best_invalid or actions
-                continue
-            return self._result(actions, count, verdict, rejected, seconds, stopped)
-        if best_invalid is not None:
-            found = self._valid_prefix(best_invalid)
-            if found is not None:
-                actions, count, verdict = found
-                return self._result(actions, count, verdict, rejected, seconds, stopped)
+            if verdict.valid is not False:
+                return self._result(actions, count, verdict, rejected, seconds, stopped, banned)
+            rejected += 1
+            culprit, _ = self._culprit(actions, limit - self.validations)
+            if culprit is not None:
+                banned.add(culprit)
         self.env.reset()  # nothing valid: the unoptimised program is the answer
         verdict = Validation(True, "the unoptimised program (no valid improvement found)")
-        return self._result((), self.env.ir_instruction_count, verdict, rejected, seconds, stopped)
+        count = self.env.ir_instruction_count
+        return self._result((), count, verdict, rejected, seconds, stopped, banned)
+
+    def _options(
+        self,
+        banned: set[int],
+        counts: dict[tuple[int, ...], int],
+        tried: set[tuple[int, ...]],
+    ) -> list[tuple[tuple[int, ...], int]]:
+        """The candidates without the banned passes, measured (by replay when new), best first."""
+        options: dict[tuple[int, ...], int] = {}
+        for actions in [*self.candidates.items, *self.set_aside]:
+            kept = tuple(a for a in actions if a not in banned)
+            if kept in tried or kept in options:
+                continue
+            if kept not in counts:
+                count = replay(self.env, kept)
+                if count is None:
+                    continue
+                counts[kept] = count
+            options[kept] = counts[kept]
+        return sorted(options.items(), key=lambda kv: (kv[1], len(kv[0])))
 
     def _verdict(self, actions: tuple[int, ...]) -> Validation:
+        """The verdict on `actions`, whose module `self.env` holds (remembered)."""
         if not actions:
             return Validation(True, "the unoptimised program")
         if not self.check:
             return Validation(None, "validation not requested")
-        return validate(self.env.program, self.env.bitcode())
+        if actions not in self.verdicts:
+            started = time.monotonic()
+            self.verdicts[actions] = validate(self.env.program, self.env.bitcode())
+            self.validations += 1
+            self.validation_seconds = time.monotonic() - started
+            self.validation_time += self.validation_seconds
+        return self.verdicts[actions]
 
-    def _valid_prefix(
-        self, actions: tuple[int, ...]
-    ) -> tuple[tuple[int, ...], int, Validation] | None:
-        """The longest prefix of `actions` found valid by bisection (the whole is invalid)."""
-        low, high = 0, len(actions)  # prefix `low` is valid (empty), prefix `high` is not
-        found: tuple[tuple[int, ...], int, Validation] | None = None
-        for _ in range(MAX_PREFIX_VALIDATIONS):
-            if high - low <= 1:
-                break
+    def _culprit(
+        self, actions: tuple[int, ...], limit: int, deadline: float = math.inf
+    ) -> tuple[int | None, int]:
+        """(the pass after which `actions`, invalid as a whole, first breaks the program, or
+        None when `limit` validations or the deadline come first; the validations used), by
+        bisection over its prefixes."""
+        low, high, used = 0, len(actions), 0  # prefix `low` is valid, prefix `high` is not
+        while high - low > 1 and used < limit:
+            if time.monotonic() + self.validation_seconds > deadline:
+                return None, used
             middle = (low + high) // 2
-            count = replay(self.env, actions[:middle])
-            if count is None:
-                break
-            verdict = self._verdict(actions[:middle])
-            if verdict.valid is False:
+            if replay(self.env, actions[:middle]) is None:
+                return None, used
+            used += 1
+            if self._verdict(actions[:middle]).valid is False:
                 high = middle
             else:
-                low, found = middle, (actions[:middle], count, verdict)
-        if found is not None:
-            replay(self.env, found[0])
-        return found
+                low = middle
+        return (actions[high - 1] if high - low == 1 else None), used
 
     def _result(
         self,
@@ -485,6 +602,7 @@ class GuidedSearch:
         rejected: int,
         seconds: float,
         stopped: str,
+        banned: set[int],
     ) -> GuidedResult:
         assert self.env.baselines is not None
         return GuidedResult(
@@ -496,9 +614,13 @@ class GuidedSearch:
             seconds=seconds,
             validation=verdict,
             rejected=rejected,
-            rollout_ir=self.rollout_ir,
+            policy_ir=self.policy_ir,
             forks=self.forks,
-            iterations=self.iterations,
+            rollouts=self.rollouts,
+            tree_nodes=self.nodes_made,
+            validations=self.validations,
+            banned=tuple(f"-{ACTION_FLAGS[a]}" for a in sorted(banned)),
+            service_failures=self.failures,
             stopped=stopped,
         )
 
@@ -509,8 +631,10 @@ def guided_search(
     budget: Budget,
     *,
     max_depth: int = DEFAULT_MAX_DEPTH,
-    schedule: tuple[tuple[int, int], ...] = DEFAULT_SCHEDULE,
+    temperature: float = DEFAULT_TEMPERATURE,
     patience: int = DEFAULT_PATIENCE,
+    root_share: float = DEFAULT_ROOT_SHARE,
+    tree_size: int = DEFAULT_TREE_SIZE,
     seed: int = 0,
     check: bool = True,
 ) -> GuidedResult:
@@ -523,8 +647,10 @@ def guided_search(
         guide,
         budget,
         max_depth=max_depth,
-        schedule=schedule,
+        temperature=temperature,
         patience=patience,
+        root_share=root_share,
+        tree_size=tree_size,
         seed=seed,
         check=check,
     ).run()

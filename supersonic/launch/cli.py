@@ -397,3 +397,221 @@ def tasks(task_name: str | None) -> None:
             for hp in cls.hyperparameters:
                 scale = ", log scale" if hp.log else ""
                 click.echo(f"      {hp.name:<16} default {hp.default!r:<10} {hp.describe()}{scale}")
+
+
+def _budget(seconds: float) -> float:
+    if not seconds > 0:
+        raise ValueError(f"--budget must be > 0 seconds, got {seconds:g}")
+    return seconds
+
+
+@main.command()
+@click.argument("program")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The exported policy: RUN_DIR/best of an llvm-codesize search.",
+)
+@click.option(
+    "--budget",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds of policy-guided search.",
+)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory: optimized.bc, passes.txt, summary.json.",
+)
+@click.option("--max-steps", type=int, default=None, help="Also stop after this many env steps.")
+@click.option("--max-depth", type=int, default=None, help="Longest pass sequence (default 50).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--max-instructions",
+    type=int,
+    default=DEFAULT_MAX_INSTRUCTIONS,
+    show_default=True,
+    help="Refuse programs with more IR instructions than this.",
+)
+@click.option(
+    "--no-validate",
+    is_flag=True,
+    help="Do not build and run the optimized program to check its output.",
+)
+@_user_errors
+def optimize(
+    program: str,
+    policy_path: Path,
+    budget: float,
+    out: Path,
+    max_steps: int | None,
+    max_depth: int | None,
+    seed: int,
+    max_instructions: int,
+    no_validate: bool,
+) -> None:
+    """Optimize PROGRAM (.c, .ll, .bc or a built-in name) with a search's exported policy.
+
+    Runs the policy's own episode, then a beam search guided by its action probabilities, for
+    --budget seconds; writes the best module whose output matches -O0's, its passes and a
+    summary (IR instructions and .text bytes vs -O0 and -Oz) to OUT.
+    """
+    from supersonic.launch.deploy import optimize_program, summary_lines
+
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"--max-steps must be >= 1, got {max_steps}")
+    if max_depth is not None and max_depth < 1:
+        raise ValueError(f"--max-depth must be >= 1, got {max_depth}")
+    try:
+        summary = optimize_program(
+            policy_path,
+            program,
+            _budget(budget),
+            out,
+            max_steps=max_steps,
+            max_depth=max_depth,
+            check=not no_validate,
+            seed=seed,
+            max_instructions=max_instructions,
+        )
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+    for line in summary_lines(summary):
+        click.echo(line)
+    click.echo(f"wrote {out}/: optimized.bc, passes.txt, summary.json")
+
+
+@main.command()
+@click.option(
+    "--task",
+    type=click.Choice(["llvm-codesize"]),
+    default="llvm-codesize",
+    show_default=True,
+    help="The task (only LLVM code size has deployment methods).",
+)
+@click.option(
+    "--programs",
+    required=True,
+    help="A directory of .c/.ll/.bc files, a program file, DATASET:SPLIT (builtin:test), or a "
+    "dataset; comma-separated for several.",
+)
+@click.option(
+    "--methods",
+    default="random,greedy,oz",
+    show_default=True,
+    help="Comma-separated: policy:RUN_DIR/best (repeatable), random, greedy, oz.",
+)
+@click.option(
+    "--budget",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds per program and method.",
+)
+@click.option(
+    "--jobs",
+    type=int,
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Parallel worker processes.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write evaluation.csv and evaluation.md (default: runs/evaluate-TIMESTAMP).",
+)
+@click.option(
+    "--episode-length",
+    type=int,
+    default=50,
+    show_default=True,
+    help="Random search's episode length (and greedy's longest sequence).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--max-instructions",
+    type=int,
+    default=DEFAULT_MAX_INSTRUCTIONS,
+    show_default=True,
+    help="Refuse programs with more IR instructions than this.",
+)
+@click.option(
+    "--no-validate",
+    is_flag=True,
+    help="Do not build and run optimized programs to check their output.",
+)
+@_user_errors
+def evaluate(
+    task: str,
+    programs: str,
+    methods: str,
+    budget: float,
+    jobs: int,
+    out_dir: Path | None,
+    episode_length: int,
+    seed: int,
+    max_instructions: int,
+    no_validate: bool,
+) -> None:
+    """Every method on every program with the same time budget: a table per program, the
+    geomean of the leaderboard metric and of IR_Oz / IR_ours per method, and the wall time."""
+    import time
+
+    from supersonic.launch.deploy import (
+        evaluate_methods,
+        markdown,
+        parse_methods,
+        resolve_programs_arg,
+    )
+
+    _budget(budget)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    if episode_length < 1:
+        raise ValueError(f"--episode-length must be >= 1, got {episode_length}")
+    try:
+        chosen = parse_methods(methods)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+    specs = resolve_programs_arg(programs)
+    for spec in specs:  # fail fast, in this process, on a program that cannot be prepared
+        spec.prepare(max_instructions)
+    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
+    total = len(specs) * len(chosen)
+    click.echo(
+        f"{total} searches ({', '.join(m.label for m in chosen)}) on {len(specs)} programs, "
+        f"{budget:g} s each, {min(jobs, total)} workers",
+        err=True,
+    )
+    done = 0
+
+    def progress(row: Any) -> None:
+        nonlocal done
+        done += 1
+        click.echo(
+            f"[{done}/{total}] {row.program} {row.method}: metric {row.metric:.3f} "
+            f"({row.validation})",
+            err=True,
+        )
+
+    evaluation = evaluate_methods(
+        specs,
+        chosen,
+        budget,
+        jobs=jobs,
+        out_dir=target,
+        seed=seed,
+        check=not no_validate,
+        episode_length=episode_length,
+        max_instructions=max_instructions,
+        on_result=progress,
+    )
+    click.echo(markdown(evaluation), nl=False)
+    click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)

@@ -197,12 +197,12 @@ def validate(config: RunConfig, origin: str = "config") -> None:
         (config.reduction_factor >= 2, "reduction_factor must be >= 2"),
         (config.min_budget >= 0, "min_budget must be >= 0"),
         (
-            config.first_budget <= config.max_budget,
+            config.strategy == "exhaustive" or config.first_budget <= config.max_budget,
             f"the budget (steps_per_candidate = {config.max_budget}) is smaller than one rung "
             f"(min_budget = {config.first_budget})",
         ),
         (
-            config.first_budget >= config.batch_size,
+            config.strategy == "exhaustive" or config.first_budget >= config.batch_size,
             f"a rung of {config.first_budget} env steps is smaller than one batch "
             f"({config.batch_size}): raise min_budget",
         ),
