@@ -149,12 +149,25 @@ def test_the_best_result_per_program_is_recorded_and_validated(
 
 
 def test_a_ppo_candidate_improves_over_its_initial_policy(learning_run: tuple[Path, dict]) -> None:
-    _, results = learning_run
-    gains = [
-        c["scores"]["final"]["score"] - c["scores"]["initial"]["score"]
-        for c in results["candidates"]
-    ]
-    assert max(gains) > 0.1, gains
+    """The training episodes' mean score (the sampled policy on the training programs, last 50
+    episodes, as each learner update logs it) rises from the first update to the last.
+
+    Not the deterministic validation score: an untrained network's argmax sequence sometimes
+    lands on a good pass pair by chance and scores 0.752 before any update (seen here), so
+    "final > initial" on 6 programs fails with a policy that did learn. Seen here over runs:
+    0.30-0.35 at the first update, 0.54-0.60 at the last."""
+    run_dir, results = learning_run
+    gains = {}
+    for c in results["candidates"]:
+        name = c["spec"]["name"]
+        updates = [
+            json.loads(line)
+            for line in _lines(run_dir / "logs" / f"learner-{name}.jsonl")
+            if '"learner_update"' in line
+        ]
+        assert len(updates) >= 4, name
+        gains[name] = updates[-1]["episode_score"] - updates[0]["episode_score"]
+    assert all(g > 0.05 for g in gains.values()) and max(gains.values()) > 0.1, gains
 
 
 def test_every_process_of_the_run_is_gone(learning_run: tuple[Path, dict]) -> None:
