@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from supersonic.actors.guided import guided_search, load_guide, make_search_env
 from supersonic.envs.llvm import service
+from supersonic.envs.llvm.actions import ACTION_FLAGS
 from supersonic.envs.llvm.benchmarks import builtin_programs_dir, resolve_benchmark
 from supersonic.envs.llvm.bitcode import compile_c
 from supersonic.envs.llvm.downgrade import count_instructions
@@ -308,3 +310,105 @@ def test_bad_inputs_are_one_line_errors(
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert expected in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------ sequence library
+def test_the_sequence_library_is_built_and_replayed_on_new_programs(
+    policy_dir: Path, tmp_path: Path
+) -> None:
+    """`build_library` searches each program with the policy and keeps its best sequences;
+    every recorded count replays exactly, each program's validated best comes first (round
+    robin), and the guided search replays the library before its tree search."""
+    from supersonic.actors.sequence_library import LIBRARY_FILE, load_library
+    from supersonic.launch.library import build_library
+
+    export = tmp_path / "best"
+    shutil.copytree(policy_dir, export)
+    programs = [resolve_benchmark(name) for name in ("quicksort", "crc32")]
+    library, path = build_library(export, programs, 2.0, jobs=2, per_program=2, size=3)
+    assert path == export / LIBRARY_FILE
+    assert load_library(export, "llvm-codesize", 124) == library
+    assert 2 <= len(library.sequences) <= 3
+    assert [s.program for s in library.sequences[:2]] == sorted(
+        ("quicksort", "crc32"),
+        key=lambda p: -next(s.metric for s in library.sequences if s.program == p),
+    )
+    assert all(s.validated for s in library.sequences[:2])
+    assert library.built["programs"] == ["quicksort", "crc32"]
+    for sequence in library.sequences:
+        passes = [f"-{ACTION_FLAGS[a]}" for a in sequence.actions]
+        assert _replay(sequence.program, passes)[0] == sequence.ir
+
+    # On the program it came from, the library's best sequence is where the search starts:
+    # with enough steps for the policy's episode and the library (and growing a tree node from
+    # each), nothing worse comes out.
+    guide = load_guide(export)
+    best = library.sequences[0]
+    env = make_search_env(guide, best.program)
+    try:
+        steps = 2 * (guide.episode_length + sum(len(s.actions) for s in library.sequences))
+        result = guided_search(env, guide, Budget(steps=steps))
+    finally:
+        env.close()
+    assert result.sequences_tried == len(library.sequences)
+    assert result.ir_instructions <= best.ir and result.validation.valid
+    assert result.sequence_ir <= best.ir
+
+    # `policy-only:` runs the same search without the library.
+    env = make_search_env(guide, best.program)
+    try:
+        alone = guided_search(env, guide, Budget(steps=50), sequences=())
+    finally:
+        env.close()
+    assert alone.sequences_tried == 0 and alone.sequence_ir == 0
+    methods = parse_methods(f"policy:{export},policy-only:{export},random")
+    assert [(m.label, m.library) for m in methods] == [
+        ("policy", True),
+        ("policy-only", False),
+        ("random", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("{not json", "malformed sequence library"),
+        ('{"format": 1, "task": "cartpole", "n_actions": 124, "sequences": []}', "task cartpole"),
+        ('{"format": 1, "task": "llvm-codesize", "n_actions": 2, "sequences": []}', "2 actions"),
+        (
+            '{"format": 1, "task": "llvm-codesize", "n_actions": 124, "sequences": '
+            '[{"actions": [500], "program": "x", "ir": 1, "metric": 1, "validated": true}]}',
+            "outside 0..123",
+        ),
+    ],
+)
+def test_a_bad_sequence_library_is_a_one_line_error(
+    document: str, expected: str, policy_dir: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "best"
+    shutil.copytree(policy_dir, export)
+    (export / "sequences.json").write_text(document)
+    with pytest.raises(ValueError, match=expected):
+        load_guide(export)
+    proc = _cli(
+        "optimize", "lcs", "--policy", str(export), "--budget", "1", "-o", str(tmp_path / "o")
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--budget", "0"), "--budget must be > 0"),
+        (("--programs", "no_such_program"), "no_such_program"),
+        (("--jobs", "0"), "--jobs must be >= 1"),
+    ],
+)
+def test_library_command_bad_inputs(args: tuple[str, ...], expected: str, policy_dir: Path) -> None:
+    proc = _cli("library", "--policy", str(policy_dir), "--programs", "crc32", *args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+    assert not (policy_dir / "sequences.json").exists()

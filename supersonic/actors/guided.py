@@ -6,7 +6,10 @@ smallest module it can find. Numpy only (the policy runs through `NumpyPolicy`),
 
 (a) **the policy's episode**: argmax of its logits at every step, for the export's
     `episode_length` steps, exactly as the search evaluated it; the smallest module along it is
-    a candidate and the first node of the tree below.
+    a candidate and the first node of the tree below. Then **the library's sequences**, when the
+    export has one (`sequences.json`, see `supersonic.actors.sequence_library`): each is
+    replayed from the unoptimised module; the smallest module along each is a candidate and a
+    node, so the tree below starts from the best of what transferred.
 (b) **best-first tree search with policy rollouts**, for the rest of the budget. The tree's
     nodes are modules, each held by its own env (a fork). An expansion picks a node (the
     unoptimised root with probability `root_share`, else one of the `tree_size` smallest
@@ -56,6 +59,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,7 @@ import numpy as np
 
 from supersonic.actors.exported import SPEC_FILE, ExportedPolicy, load_policy
 from supersonic.actors.policy import log_softmax
+from supersonic.actors.sequence_library import load_library
 from supersonic.envs.llvm import service
 from supersonic.envs.llvm.actions import ACTION_FLAGS
 from supersonic.envs.llvm.bitcode import DEFAULT_MAX_INSTRUCTIONS
@@ -74,9 +79,9 @@ from supersonic.envs.llvm.validation import Validation, validate
 from supersonic.envs.task import env_observation
 
 TASK = "llvm-codesize"
-DEFAULT_MAX_DEPTH = 50  # passes in a sequence at most (random search's episode length)
+DEFAULT_MAX_DEPTH = 200  # passes in a sequence at most (see docs/deploy.md for why so long)
 DEFAULT_TEMPERATURE = 1.0
-DEFAULT_PATIENCE = 25  # a rollout ends after this many passes without a smaller module
+DEFAULT_PATIENCE = 40  # a rollout ends after this many passes without a smaller module
 DEFAULT_ROOT_SHARE = 0.3  # expansions that start from the unoptimised module
 DEFAULT_TREE_SIZE = 8  # nodes kept besides the root (the smallest modules found)
 MAX_CANDIDATES = 8  # distinct sequences kept for the final validation
@@ -108,7 +113,14 @@ def load_guide(path: str | os.PathLike[str]) -> ExportedPolicy:
     guide = load_policy(given)
     if guide.task.name != TASK:
         raise ValueError(f"policy {given} was trained for task {guide.task.name}, not {TASK}")
+    load_library(guide.path, TASK, len(ACTION_FLAGS))  # malformed: an error now, not mid-search
     return guide
+
+
+def library_sequences(guide: ExportedPolicy) -> list[tuple[int, ...]]:
+    """The action sequences of the library exported with `guide` (none without one)."""
+    library = load_library(guide.path, TASK, len(ACTION_FLAGS))
+    return library.actions if library is not None else []
 
 
 def make_search_env(
@@ -149,6 +161,8 @@ class GuidedResult:
     banned: tuple[str, ...]  # passes found to change the program's behaviour
     service_failures: int  # passes that crashed or hung the service (each cost a restart)
     stopped: str  # "time", "steps" or "failure: ..." (the service failed 3 times)
+    sequences_tried: int = 0  # library sequences replayed before the tree search
+    sequence_ir: int = 0  # the smallest module they reached (0: no library)
     method: str = "policy"
 
     @property
@@ -257,6 +271,7 @@ class GuidedSearch:
         tree_size: int = DEFAULT_TREE_SIZE,
         seed: int = 0,
         check: bool = True,
+        sequences: Sequence[Sequence[int]] | None = None,
     ) -> None:
         if max_depth < 1:
             raise ValueError(f"max_depth must be >= 1, got {max_depth}")
@@ -277,6 +292,15 @@ class GuidedSearch:
         self.root_share = root_share
         self.tree_size = tree_size
         self.check = check
+        n_actions = len(ACTION_FLAGS)
+        if sequences is None:
+            sequences = library_sequences(guide)
+        for sequence in sequences:
+            if any(not 0 <= int(a) < n_actions for a in sequence):
+                raise ValueError(f"a library sequence has an action outside 0..{n_actions - 1}")
+        self.sequences = [tuple(int(a) for a in seq) for seq in sequences if len(seq)]
+        self.sequences_tried = 0
+        self.sequence_ir = 0  # the smallest module the library's sequences reached (0: none)
         self.rng = np.random.default_rng(seed)
         self.candidates = _Candidates()
         # module key -> passes that change nothing on it (or crashed the service)
@@ -370,6 +394,10 @@ class GuidedSearch:
         try:
             if self.steps == 0:
                 self.policy_ir = self._rollout(root, sample=False)
+                for sequence in self.sequences:
+                    ir = self._rollout(root, sample=False, script=sequence)
+                    self.sequences_tried += 1
+                    self.sequence_ir = min(ir, self.sequence_ir or ir)
                 self.last_check = (time.monotonic(), self.steps)
             while True:
                 self._check_best()
@@ -401,17 +429,27 @@ class GuidedSearch:
         index = int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"))
         return min(index, len(cdf) - 1)
 
-    def _rollout(self, start: _Node, sample: bool) -> int:
-        """One rollout from `start` (argmax for the export's episode length, or sampled until
-        `max_depth` / `patience`); returns the smallest instruction count along it."""
+    def _rollout(self, start: _Node, sample: bool, script: tuple[int, ...] = ()) -> int:
+        """One rollout from `start`: the passes of `script` (a library sequence) when given,
+        else the policy's, argmax for the export's episode length or sampled until `max_depth`
+        / `patience`. Returns the smallest instruction count along it."""
         env = self._fork(start.env)
         state, key, actions = start.state, start.key, start.actions
         best_ir, best_length, best_key, stale = start.ir, len(actions), key, 0
+        if script:
+            length = len(script)
+        else:
+            length = self.guide.episode_length if not sample else self.max_depth
         try:
-            for _ in range(self.guide.episode_length if not sample else self.max_depth):
+            for index in range(length):
                 if sample and (len(actions) >= self.max_depth or stale >= self.patience):
                     break
-                action = self._choose(state, key, sample)
+                if script:
+                    action = script[index]
+                    if action in self.banned:
+                        continue
+                else:
+                    action = self._choose(state, key, sample)
                 try:
                     raw, changed = self._step(env, action)
                 except _ServiceFailed:
@@ -622,6 +660,8 @@ class GuidedSearch:
             banned=tuple(f"-{ACTION_FLAGS[a]}" for a in sorted(banned)),
             service_failures=self.failures,
             stopped=stopped,
+            sequences_tried=self.sequences_tried,
+            sequence_ir=self.sequence_ir,
         )
 
 
@@ -637,10 +677,12 @@ def guided_search(
     tree_size: int = DEFAULT_TREE_SIZE,
     seed: int = 0,
     check: bool = True,
+    sequences: Sequence[Sequence[int]] | None = None,
 ) -> GuidedResult:
     """Search `env`'s program with `guide` within `budget` (see the module docstring).
 
     `env` should come from `make_search_env(guide, program)`; it is left at the result's module.
+    `sequences`: replayed before the tree search (None: the guide's library, if it has one).
     """
     return GuidedSearch(
         env,
@@ -653,4 +695,5 @@ def guided_search(
         tree_size=tree_size,
         seed=seed,
         check=check,
+        sequences=sequences,
     ).run()

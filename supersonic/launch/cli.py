@@ -429,7 +429,7 @@ def _budget(seconds: float) -> float:
     help="Output directory: optimized.bc, passes.txt, summary.json.",
 )
 @click.option("--max-steps", type=int, default=None, help="Also stop after this many env steps.")
-@click.option("--max-depth", type=int, default=None, help="Longest pass sequence (default 50).")
+@click.option("--max-depth", type=int, default=None, help="Longest pass sequence (default 200).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--max-instructions",
@@ -457,9 +457,10 @@ def optimize(
 ) -> None:
     """Optimize PROGRAM (.c, .ll, .bc or a built-in name) with a search's exported policy.
 
-    Runs the policy's own episode, then a beam search guided by its action probabilities, for
-    --budget seconds; writes the best module whose output matches -O0's, its passes and a
-    summary (IR instructions and .text bytes vs -O0 and -Oz) to OUT.
+    Runs the policy's own episode and its sequence library (if it has one), then a tree search
+    of rollouts sampled from its action probabilities, for --budget seconds; writes the best
+    module whose output matches -O0's, its passes and a summary (IR instructions and .text
+    bytes vs -O0 and -Oz) to OUT.
     """
     from supersonic.launch.deploy import optimize_program, summary_lines
 
@@ -504,7 +505,8 @@ def optimize(
     "--methods",
     default="random,greedy,oz",
     show_default=True,
-    help="Comma-separated: policy:RUN_DIR/best (repeatable), random, greedy, oz.",
+    help="Comma-separated: policy:RUN_DIR/best (repeatable), policy-only:RUN_DIR/best (without "
+    "its sequence library), random, greedy, oz.",
 )
 @click.option(
     "--budget",
@@ -615,3 +617,86 @@ def evaluate(
     )
     click.echo(markdown(evaluation), nl=False)
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
+
+
+@main.command()
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The exported policy: RUN_DIR/best of an llvm-codesize search.",
+)
+@click.option(
+    "--programs",
+    default="builtin:train",
+    show_default=True,
+    help="Programs to search (as for evaluate): normally the search's training programs.",
+)
+@click.option(
+    "--budget", type=float, default=5.0, show_default=True, help="Seconds of search per program."
+)
+@click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default=True)
+@click.option(
+    "--size", type=int, default=32, show_default=True, help="Sequences kept in the library."
+)
+@click.option(
+    "--per-program", type=int, default=3, show_default=True, help="Sequences taken per program."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@_user_errors
+def library(
+    policy_path: Path,
+    programs: str,
+    budget: float,
+    jobs: int,
+    size: int,
+    per_program: int,
+    seed: int,
+) -> None:
+    """Build the sequence library of an exported LLVM policy: the policy guides a search on each
+    program; the best sequences found are written to POLICY/sequences.json, where `optimize` and
+    `evaluate` replay them on new programs before searching."""
+    from supersonic.launch.deploy import resolve_programs_arg
+    from supersonic.launch.library import build_library
+
+    _budget(budget)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    specs = resolve_programs_arg(programs)
+    for spec in specs:
+        spec.prepare()
+    click.echo(
+        f"searching {len(specs)} programs, {budget:g} s each, {min(jobs, len(specs))} workers",
+        err=True,
+    )
+    done = 0
+
+    def progress(found: Any) -> None:
+        nonlocal done
+        done += 1
+        click.echo(
+            f"[{done}/{len(specs)}] {found.program}: metric {found.metric:.3f}, "
+            f"{len(found.sequences)} sequences",
+            err=True,
+        )
+
+    try:
+        built, path = build_library(
+            policy_path,
+            specs,
+            budget,
+            jobs=jobs,
+            per_program=per_program,
+            size=size,
+            seed=seed,
+            on_program=progress,
+        )
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+    metrics = sorted(s.metric for s in built.sequences)
+    median = metrics[len(metrics) // 2] if metrics else float("nan")
+    click.echo(
+        f"wrote {path}: {len(built.sequences)} sequences from {len(specs)} programs "
+        f"(median metric on their own program {median:.3f})"
+    )

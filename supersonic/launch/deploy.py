@@ -14,7 +14,9 @@ time budget, each (program, method) pair as one job in a pool of worker processe
 `evaluation.csv` and `evaluation.md`: one row per program and method, then the geomeans per
 method of the leaderboard metric and of IR_Oz / IR_ours, and the wall time. Methods:
 
-    policy:PATH   the guided search with the exported policy at PATH (RUN_DIR/best)
+    policy:PATH   the guided search with the exported policy at PATH (RUN_DIR/best) and its
+                  sequence library, if it has one
+    policy-only:PATH  the same without the library (what the policy's own guidance is worth)
     random        random search (`search.random_search`, episodes of `episode_length` passes)
     greedy        greedy search (`search.greedy_search`)
     oz            LLVM's -Oz as measured by the env (metric 1.0 by definition; not re-validated)
@@ -128,6 +130,8 @@ def optimize_program(
         "validations": result.validations,
         "service_failures": result.service_failures,
         "policy_episode_ir_instructions": result.policy_ir,
+        "library_sequences": result.sequences_tried,
+        "library_best_ir_instructions": result.sequence_ir or None,
         "env_steps": result.env_steps,
         "forks": result.forks,
         "rollouts": result.rollouts,
@@ -204,6 +208,7 @@ class Method:
     kind: str  # "policy", "random", "greedy", "oz"
     label: str
     policy: str | None = None
+    library: bool = True  # for kind "policy": replay the export's sequence library first
 
 
 def parse_methods(spec: str | Sequence[str]) -> list[Method]:
@@ -215,18 +220,20 @@ def parse_methods(spec: str | Sequence[str]) -> list[Method]:
     names = [n.strip() for item in items for n in item.split(",") if n.strip()]
     if not names:
         raise ValueError("no methods given: use e.g. policy:RUN_DIR/best,random,greedy,oz")
-    policies = sum(n.startswith("policy:") for n in names)
+    kinds = [n.split(":", 1)[0] for n in names]
     methods: list[Method] = []
-    for name in names:
-        if name.startswith("policy:"):
-            path = name.removeprefix("policy:")
+    for name, kind in zip(names, kinds, strict=True):
+        if kind in ("policy", "policy-only") and ":" in name:
+            path = name.split(":", 1)[1]
             load_guide(path)  # fail here, once, rather than in every worker
-            methods.append(Method("policy", "policy" if policies == 1 else name, path))
+            label = kind if kinds.count(kind) == 1 else name  # several: labelled by their path
+            methods.append(Method("policy", label, path, library=kind == "policy"))
         elif name in BASELINE_METHODS:
             methods.append(Method(name, name))
         else:
             raise ValueError(
-                f"unknown method {name!r}: choose policy:PATH, {', '.join(BASELINE_METHODS)}"
+                f"unknown method {name!r}: choose policy:PATH, policy-only:PATH, "
+                f"{', '.join(BASELINE_METHODS)}"
             )
     labels = [m.label for m in methods]
     if len(set(labels)) != len(labels):
@@ -325,7 +332,14 @@ def _run_method(job: EvaluationJob) -> EvaluationRow:
                 ("-Oz",),
             )
         if method.kind == "policy":
-            result: Any = guided_search(env, guide, budget, seed=job.seed, check=job.check)
+            result: Any = guided_search(
+                env,
+                guide,
+                budget,
+                seed=job.seed,
+                check=job.check,
+                sequences=None if method.library else (),
+            )
         elif method.kind == "random":
             result = random_search(env, budget, seed=job.seed, check=job.check)
         elif method.kind == "greedy":

@@ -312,6 +312,8 @@ def export_winner(
         validation_programs=task.resolve_programs(config.validation or task.validation),
     )
     echo(f"winner {results['winner']}: exported to {best}")
+    if config.task == "llvm-codesize":
+        echo(f"next: supersonic library --policy {best}  (its sequence library, docs/deploy.md)")
     return str(best)
 
 
