@@ -40,6 +40,7 @@ from supersonic.protocol.messages import (
     CandidateSpec,
     EvalRequest,
     EvalResult,
+    Events,
     Heartbeat,
     Hello,
     Message,
@@ -72,6 +73,9 @@ class ActorOptions:
     log_path: Path | None = None
     protocol_version: int = PROTOCOL_VERSION  # only tests change this
     reconnect_max_s: float = 10.0
+    # Send our events to the supervisor for the run's events.jsonl. Off only for the actors
+    # `supersonic launch` starts itself: they append to that file directly.
+    forward_events: bool = True
 
 
 @dataclass
@@ -143,7 +147,9 @@ class Actor:
     def __init__(self, options: ActorOptions) -> None:
         self.options = options
         self.ident = options.ident or default_ident()
-        self.log = logs.configure("actor", self.ident, options.log_path)
+        self.forward = logs.EventBuffer() if options.forward_events else None
+        self.log = logs.configure("actor", self.ident, options.log_path, forward=self.forward)
+        self.last_forward = 0.0
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.link = ControlLink(
             self.ctx,
@@ -205,6 +211,7 @@ class Actor:
 
     def _keep_alive(self) -> None:
         self.link.tick(self._heartbeat)
+        self._forward_events()
         w = self.work
         now = time.monotonic()
         if w is not None and w.policy is None and now - w.last_weights_request > 2.0:
@@ -212,6 +219,20 @@ class Actor:
             self.link.send(WeightsRequest(candidate=w.spec.name, have_version=w.version))
         if w is not None and w.pending is not None:
             self._try_send(w)
+
+    def _forward_events(self, force: bool = False) -> None:
+        """Batch our event lines to the supervisor (about twice a second, once welcomed)."""
+        buffer, now = self.forward, time.monotonic()
+        if buffer is None or not len(buffer) or not self.link.welcomed:
+            return
+        if not force and now - self.last_forward < 0.5 and len(buffer) < 200:
+            return
+        self.last_forward = now
+        while len(buffer):
+            lines, dropped = buffer.take()
+            self.link.send(Events(lines=lines, dropped=dropped))
+            if not force:
+                break
 
     def _heartbeat(self) -> Heartbeat:
         w = self.work
@@ -494,6 +515,7 @@ class Actor:
         elif self.work is not None:
             self.work.close()
             self.work = None
+        self._forward_events(force=True)
         self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.ctx.term()
         self.log.info("actor_exit", code=self.exit_code, env_steps=self.env_steps)

@@ -306,8 +306,20 @@ def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | No
     "~/.cache/supersonic/logs/IDENT.jsonl).",
 )
 @click.option("--protocol-version", type=int, default=None, hidden=True)
+@click.option(
+    "--no-forward-events",
+    is_flag=True,
+    hidden=True,
+    help="Do not send events to the supervisor (`launch` uses it for the actors it starts: "
+    "they write the run's events.jsonl themselves).",
+)
 def actor(
-    connect: str, ident: str, label: str, log_file: str | None, protocol_version: int | None
+    connect: str,
+    ident: str,
+    label: str,
+    log_file: str | None,
+    protocol_version: int | None,
+    no_forward_events: bool,
 ) -> None:
     """Run one actor that connects to a supervisor and works for it."""
     from supersonic.actors.actor import ActorOptions, default_ident, run_actor
@@ -329,6 +341,7 @@ def actor(
         log_path=log_path,
         cores=os.cpu_count() or 1,
         protocol_version=protocol_version or PROTOCOL_VERSION,
+        forward_events=not no_forward_events,
     )
     sys.exit(run_actor(options))
 

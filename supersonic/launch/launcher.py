@@ -217,7 +217,7 @@ def launch(
             "--checkpoint-dir",
             str(paths.checkpoints / spec.name),
             "--log-file",
-            str(paths.logs / f"learner-{spec.name}.jsonl"),
+            str(paths.events),  # the run's one events.jsonl (docs/events.md)
         ]
 
     try:
@@ -231,7 +231,8 @@ def launch(
                     "--ident",
                     f"actor-{i}",
                     "--log-file",
-                    str(paths.logs / f"actor-{i}.jsonl"),
+                    str(paths.events),
+                    "--no-forward-events",  # it writes the run's events.jsonl itself
                 ],
             )
         (run_dir / "processes.json").write_text(json.dumps(group.pids(), indent=2))
@@ -262,6 +263,13 @@ def launch(
         random = random_search_same_steps(config, results, echo)
         if random is not None:
             results["random_search"] = random
+            supervisor.log.info(
+                "random_search",
+                score=random["score"],
+                env_steps=random["env_steps"],
+                programs=list(random["programs"]),
+                metrics=[round(float(m), 6) for m in random["metrics"]],
+            )
     paths.results.write_text(json.dumps(results, indent=2))
     return results
 
