@@ -628,3 +628,70 @@ def evaluate(
     )
     click.echo(markdown(evaluation), nl=False)
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--once", is_flag=True, help="Print one snapshot and exit (for scripts).")
+@click.option(
+    "--interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds between redraws of the live view.",
+)
+@_user_errors
+def monitor(run_dir: Path, once: bool, interval: float) -> None:
+    """Watch a run from its events.jsonl: candidates, actors, pruning, progress and ETA.
+
+    RUN_DIR is a run directory (live, finished, or copied from another machine) or an
+    events.jsonl file. The live view ends with the run; Ctrl-C leaves it at any time.
+    """
+    from supersonic.monitor.events import events_path, read_all
+    from supersonic.monitor.live import follow, render
+    from supersonic.monitor.state import fold
+
+    path = events_path(run_dir)
+    if once:
+        events, reader = read_all(path)
+        if not events:
+            raise ValueError(f"{path}: no events yet ({reader.skipped} lines that are not events)")
+        click.echo(render(fold(events), reader.skipped), nl=False)
+        return
+    if not interval > 0:
+        raise ValueError(f"--interval must be > 0 seconds, got {interval:g}")
+    try:
+        follow(path, interval)
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write report.html and the PNG figures (default: RUN_DIR/report).",
+)
+@_user_errors
+def report(run_dir: Path, out_dir: Path | None) -> None:
+    """Write a self-contained HTML report of a run (and its figures as PNG files).
+
+    Learning curves, successive-halving rungs, best result per program against the baselines
+    the run recorded, throughput over time; it reads only RUN_DIR/events.jsonl.
+    """
+    from supersonic.monitor.events import events_path, read_all
+    from supersonic.monitor.report import write_report
+
+    path = events_path(run_dir)
+    events, reader = read_all(path)
+    if not events:
+        raise ValueError(f"{path}: no events ({reader.skipped} lines that are not events)")
+    target = out_dir or path.parent / "report"
+    written = write_report(path, target)
+    if written.skipped:
+        click.echo(f"skipped {written.skipped} lines that are not events", err=True)
+    click.echo(f"wrote {written.html_path} and {len(written.figures)} PNG figures in {target}")
