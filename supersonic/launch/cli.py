@@ -21,6 +21,7 @@ from supersonic.envs import TASKS
 from supersonic.envs.errors import SupersonicEnvError
 from supersonic.envs.llvm.bitcode import DEFAULT_MAX_INSTRUCTIONS
 from supersonic.envs.llvm.toolpack import ToolpackError
+from supersonic.progress import ProgressBar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -223,17 +224,22 @@ def baseline(
         err=True,
     )
     done = 0
+    bar = ProgressBar(len(work), "searches")
+    say = bar.above(lambda line: click.echo(line, err=True))
 
     def progress(result: Any) -> None:
         nonlocal done
         done += 1
-        click.echo(
+        say(
             f"[{done}/{len(work)}] {result.benchmark} {result.method}: "
-            f"metric {result.metric:.3f} ({result.validation.label})",
-            err=True,
+            f"metric {result.metric:.3f} ({result.validation.label})"
         )
+        bar.update(done)
 
-    results = run_jobs(work, workers=min(jobs, len(work)), on_result=progress)
+    try:
+        results = run_jobs(work, workers=min(jobs, len(work)), on_result=progress)
+    finally:
+        bar.close()
     click.echo(results_table(results))
     if json_path is not None:
         json_path.write_text(
@@ -604,28 +610,33 @@ def evaluate(
         err=True,
     )
     done = 0
+    bar = ProgressBar(total, "searches")
+    say = bar.above(lambda line: click.echo(line, err=True))
 
     def progress(row: Any) -> None:
         nonlocal done
         done += 1
-        click.echo(
+        say(
             f"[{done}/{total}] {row.program} {row.method}: metric {row.metric:.3f} "
-            f"({row.validation})",
-            err=True,
+            f"({row.validation})"
         )
+        bar.update(done)
 
-    evaluation = evaluate_methods(
-        specs,
-        chosen,
-        budget,
-        jobs=jobs,
-        out_dir=target,
-        seed=seed,
-        check=not no_validate,
-        episode_length=episode_length,
-        max_instructions=max_instructions,
-        on_result=progress,
-    )
+    try:
+        evaluation = evaluate_methods(
+            specs,
+            chosen,
+            budget,
+            jobs=jobs,
+            out_dir=target,
+            seed=seed,
+            check=not no_validate,
+            episode_length=episode_length,
+            max_instructions=max_instructions,
+            on_result=progress,
+        )
+    finally:
+        bar.close()
     click.echo(markdown(evaluation), nl=False)
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
 

@@ -26,6 +26,7 @@ from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
 from supersonic.launch.supervisor import Supervisor, policy_path
 from supersonic.launch.tables import format_table
+from supersonic.progress import ProgressBar
 from supersonic.protocol.messages import CandidateSpec
 
 PR_SET_PDEATHSIG = 1
@@ -242,15 +243,26 @@ def launch(
             f"({supervisor.strategy.describe()}), {config.actors} actors"
         )
         started = time.monotonic()
-        watch = ChildWatch(group, supervisor, echo, learner_args)
+        bar = ProgressBar(
+            supervisor.strategy.expected_env_steps() * config.seeds, "env steps (estimate)"
+        )
+        say = bar.above(echo)
+        watch = ChildWatch(group, supervisor, say, learner_args)
+
+        def tick() -> None:
+            watch.check()
+            bar.update(sum(s.env_steps for s in supervisor.candidates.values()))
+
         try:
-            results = supervisor.run(on_progress=echo, on_tick=watch.check)
+            results = supervisor.run(on_progress=say, on_tick=tick)
         except KeyboardInterrupt:
             echo("interrupted: stopping every process")
             supervisor.request_stop()
             supervisor.stop_everyone("interrupted")
             results = supervisor.results()
             results["interrupted"] = True
+        finally:
+            bar.close()
         results["seconds"] = round(time.monotonic() - started, 1)
     finally:
         group.stop()
