@@ -99,7 +99,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 def test_a_remote_actors_events_reach_the_runs_events_file(tmp_path: Path) -> None:
     from supersonic.launch.config import RunPaths, load_config
     from supersonic.launch.supervisor import Supervisor
-    from supersonic.protocol.messages import Events, Hello
+    from supersonic.protocol.messages import Events, Hello, Log
     from supersonic.protocol.transport import Channel
 
     (tmp_path / "run.toml").write_text(CONFIG)
@@ -146,14 +146,16 @@ def test_a_remote_actors_events_reach_the_runs_events_file(tmp_path: Path) -> No
         fake.send(Hello(role="actor", host="far-away", pid=1, tasks=["cartpole"]))
         spoof = {"event": "eval_start", "ts": "2026-01-01T00:00:00Z", "id": "supervisor"}
         fake.send(Events(lines=["{not json", json.dumps(spoof), "[1, 2]", "x" * 70_000], dropped=4))
+        fake.send(Log(level="warning", event="compile_timeout", fields={"id": "x", "s": 30.0}))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(
-            e["event"] == "forwarded_events_dropped" for e in read_events(events_file)
+            e["event"] == "compile_timeout" for e in read_events(events_file)
         ):
             supervisor._pump(100)
         written = read_events(events_file)
         from_x = [e for e in written if e.get("id") == "actor-x"]
-        assert [e["event"] for e in from_x] == ["eval_start"]
+        assert [e["event"] for e in from_x] == ["eval_start", "compile_timeout"]
+        assert from_x[1]["level"] == "warning" and from_x[1]["s"] == 30.0
         assert from_x[0]["role"] == "actor" and from_x[0]["host"] == "far-away"
         assert from_x[0]["ts"] == "2026-01-01T00:00:00Z"
         rejected = next(e for e in written if e["event"] == "forwarded_events_rejected")

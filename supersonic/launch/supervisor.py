@@ -367,7 +367,7 @@ class Supervisor:
             self._on_eval_result(peer, msg)
         elif isinstance(msg, Log):
             fields = {k: v for k, v in msg.fields.items() if k not in _IDENTITY_KEYS}
-            record = {"event": msg.event, "level": msg.level, **fields, "ts": logs.now_iso()}
+            record = {**fields, "event": msg.event, "level": msg.level, "ts": logs.now_iso()}
             self.forwarded.write({**record, **self._identity(peer)})
         elif isinstance(msg, Events):
             self._on_events(peer, msg)
