@@ -302,6 +302,57 @@ def test_the_live_view_follows_a_growing_file_and_ends_with_the_run(
     assert len(reader.read()) == complete.events and reader.skipped == 0
 
 
+def test_the_live_view_of_a_finished_run_ends_by_itself(run: Path) -> None:
+    live = supersonic("monitor", str(run), "--interval", "0.2", timeout=60)
+    once = supersonic("monitor", "--once", str(run))
+    assert live.returncode == 0 and once.returncode == 0, live.stderr
+    assert live.stdout.strip() == once.stdout.strip()  # not a terminal: one plain snapshot
+
+
+# The best metric per program in the ledger of the LLVM run whose events (trimmed to the
+# ones the report reads) are in tests/data/llvm-run-events.jsonl: ASHA over three candidates,
+# rungs of 200 and 600 env steps, with random search (624 env steps).
+LLVM_BEST = {
+    "adler_fletcher": 0.8534201954397395,
+    "base64": 0.8405511811023622,
+    "radix_sort": 0.7599469496021221,
+    "levenshtein": 0.7262737262737263,
+    "topo_sort": 0.7105263157894737,
+    "sudoku": 0.715046604527297,
+}
+
+
+def test_an_llvm_runs_report_compares_with_oz_o3_and_random(tmp_path: Path) -> None:
+    from supersonic.monitor.report import program_baselines
+
+    events_file = ROOT / "tests" / "data" / "llvm-run-events.jsonl"
+    out = supersonic("report", str(events_file), "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    page = (tmp_path / "report.html").read_text()
+    state = fold(read_all(events_file)[0])
+    baselines = program_baselines(state)
+    random = state.random_search
+    assert random is not None
+    for program, best in LLVM_BEST.items():
+        uri = f"benchmark://supersonic-builtin-v0/{program}"
+        details = state.programs[uri].details
+        o0, oz, o3 = details["ir_o0"], details["ir_oz"], details["ir_o3"]
+        row = baselines[uri]
+        assert row["-Oz"] == 1.0
+        assert row["-O3"] == pytest.approx((o0 - o3) / (o0 - oz))
+        assert row["random search"] == random["metrics"][random["programs"].index(uri)]
+        by = state.programs[uri].candidate
+        numbers = [row["-O3"], row["-Oz"], row["random search"]]  # the columns' order
+        expected_row = (
+            f'<tr><td>{uri}</td><td class="num">{best:.4f}</td><td>{by}</td>'
+            + "".join(f'<td class="num">{v:.4f}</td>' for v in numbers)
+            + "</tr>"
+        )
+        assert expected_row in page
+    assert "Not recorded by this run: greedy search." in page
+    assert "no compiler baselines" not in page
+
+
 def test_bad_run_directories_get_one_line_and_status_2(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "garbage").mkdir()

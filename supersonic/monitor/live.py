@@ -126,14 +126,10 @@ def follow(
     reader = EventFile(path)
     state = RunState()
     shown = ""
-    last_growth = time.monotonic()
     while True:
-        before = reader.offset
         for e in reader.read():
             state.apply(e)
-        if reader.offset != before:
-            last_growth = time.monotonic()
-        ended = state.ended is not None and time.monotonic() - last_growth >= quiet_s
+        ended = state.ended is not None and _quiet_for(path) >= quiet_s
         if ended:  # a finished run: also take a last line without its newline
             for e in reader.read(final=True):
                 state.apply(e)
@@ -145,3 +141,11 @@ def follow(
         if ended or (stop is not None and stop(state)):
             return state
         time.sleep(interval_s)
+
+
+def _quiet_for(path: Path) -> float:
+    """Seconds since the file was last written (a finished run's file: long ago)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

@@ -186,7 +186,9 @@ def _programs(fig: Figure, state: RunState) -> None:
     ax.set_ylabel("the task metric on the program")
     ax.set_title("best result per validation program")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    top = ax.get_ylim()[1]
+    ax.set_ylim(top=top + 0.2 * abs(top))  # room for the legend above the bars
+    ax.legend(fontsize=8, ncols=len(methods), loc="upper center")
 
 
 def _throughput(fig: Figure, state: RunState) -> None:
