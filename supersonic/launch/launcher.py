@@ -280,7 +280,7 @@ def launch(
                 score=random["score"],
                 env_steps=random["env_steps"],
                 programs=list(random["programs"]),
-                metrics=[round(float(m), 6) for m in random["metrics"]],
+                metrics=[float(m) for m in random["metrics"]],
             )
     paths.results.write_text(json.dumps(results, indent=2))
     return results

@@ -781,7 +781,7 @@ class Supervisor:
             env_steps=state.env_steps,
             budget=budget,
             programs=list(result.programs),
-            metrics=[round(m, 6) for m in result.metrics],
+            metrics=list(result.metrics),
             details=[dict(d) for d in result.details],
         )
         self.on_progress(
