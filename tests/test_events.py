@@ -118,17 +118,37 @@ def test_a_remote_actors_events_reach_the_runs_events_file(tmp_path: Path) -> No
         stderr=subprocess.PIPE,
         text=True,
     )
+    # A learner started without the launch forwards too (here the candidate has no work: the
+    # supervisor stops it at once, and it sends what it logged before saying BYE).
+    spec = {"name": "ppo", "algorithm": "ppo", "state_fn": "raw", "reward_fn": "env"}
+    learner = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "supersonic", "learner", "--connect", supervisor.endpoint),
+            *("--task", "cartpole", "--candidate", json.dumps(spec)),
+            *("--log-file", str(tmp_path / "learner.jsonl")),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
 
-        def forwarded() -> list[dict[str, Any]]:
-            return [e for e in read_events(events_file) if e.get("id") == "actor-f"]
+        def forwarded(ident: str = "actor-f") -> list[dict[str, Any]]:
+            return [e for e in read_events(events_file) if e.get("id") == ident]
 
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not any(
-            e["event"] == "peer_welcome" for e in forwarded()
+        while time.monotonic() < deadline and not (
+            any(e["event"] == "peer_welcome" for e in forwarded())
+            and any(e["event"] == "learner_stop" for e in forwarded("learner-ppo"))
         ):
             supervisor._pump(100)
+        from_learner = forwarded("learner-ppo")
+        assert {"learner_start", "peer_welcome", "learner_stop"} <= {
+            e["event"] for e in from_learner
+        }
+        assert all(e["role"] == "learner" and e["via"] == "supervisor" for e in from_learner)
         lines = forwarded()
         assert {"peer_connect", "peer_welcome"} <= {e["event"] for e in lines}
         for e in lines:
@@ -163,7 +183,8 @@ def test_a_remote_actors_events_reach_the_runs_events_file(tmp_path: Path) -> No
         dropped = next(e for e in written if e["event"] == "forwarded_events_dropped")
         assert dropped["lines"] == 4
     finally:
-        actor.terminate()
-        actor.wait(timeout=30)
+        for process in (actor, learner):
+            process.terminate()
+            process.wait(timeout=30)
         supervisor.close()
         ctx.destroy(linger=0)

@@ -33,6 +33,7 @@ from supersonic import logs
 from supersonic.actors.policy import NumpyPolicy
 from supersonic.envs import get_task, task_names
 from supersonic.envs.task import EpisodeScorer, RewardFunction, StateFunction, env_observation
+from supersonic.protocol.forward import EventForwarder
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
@@ -40,7 +41,6 @@ from supersonic.protocol.messages import (
     CandidateSpec,
     EvalRequest,
     EvalResult,
-    Events,
     Heartbeat,
     Hello,
     Message,
@@ -147,9 +147,8 @@ class Actor:
     def __init__(self, options: ActorOptions) -> None:
         self.options = options
         self.ident = options.ident or default_ident()
-        self.forward = logs.EventBuffer() if options.forward_events else None
-        self.log = logs.configure("actor", self.ident, options.log_path, forward=self.forward)
-        self.last_forward = 0.0
+        buffer = logs.EventBuffer() if options.forward_events else None
+        self.log = logs.configure("actor", self.ident, options.log_path, forward=buffer)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.link = ControlLink(
             self.ctx,
@@ -160,6 +159,7 @@ class Actor:
             version=options.protocol_version,
             reconnect_max_s=options.reconnect_max_s,
         )
+        self.forwarder = None if buffer is None else EventForwarder(buffer, self.link)
         self.work: _Work | None = None
         self.evals: list[EvalRequest] = []
         self.stopping = False
@@ -211,7 +211,8 @@ class Actor:
 
     def _keep_alive(self) -> None:
         self.link.tick(self._heartbeat)
-        self._forward_events()
+        if self.forwarder is not None:
+            self.forwarder.tick()
         w = self.work
         now = time.monotonic()
         if w is not None and w.policy is None and now - w.last_weights_request > 2.0:
@@ -219,20 +220,6 @@ class Actor:
             self.link.send(WeightsRequest(candidate=w.spec.name, have_version=w.version))
         if w is not None and w.pending is not None:
             self._try_send(w)
-
-    def _forward_events(self, force: bool = False) -> None:
-        """Batch our event lines to the supervisor (about twice a second, once welcomed)."""
-        buffer, now = self.forward, time.monotonic()
-        if buffer is None or not len(buffer) or not self.link.welcomed:
-            return
-        if not force and now - self.last_forward < 0.5 and len(buffer) < 200:
-            return
-        self.last_forward = now
-        while len(buffer):
-            lines, dropped = buffer.take()
-            self.link.send(Events(lines=lines, dropped=dropped))
-            if not force:
-                break
 
     def _heartbeat(self) -> Heartbeat:
         w = self.work
@@ -515,7 +502,8 @@ class Actor:
         elif self.work is not None:
             self.work.close()
             self.work = None
-        self._forward_events(force=True)
+        if self.forwarder is not None:
+            self.forwarder.flush()
         self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.ctx.term()
         self.log.info("actor_exit", code=self.exit_code, env_steps=self.env_steps)

@@ -359,6 +359,11 @@ def actor(
 @click.option("--device", default="cpu")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--log-file", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--no-forward-events",
+    is_flag=True,
+    help="Do not send events to the supervisor (`launch` writes the run's events.jsonl itself).",
+)
 def learner(
     connect: str,
     task: str,
@@ -366,6 +371,7 @@ def learner(
     device: str,
     checkpoint_dir: Path | None,
     log_file: Path | None,
+    no_forward_events: bool,
 ) -> None:
     """Run the learner of one candidate (started by `supersonic launch`)."""
     from supersonic.learners.learner import LearnerOptions, run_learner
@@ -381,6 +387,7 @@ def learner(
                 checkpoint_dir=checkpoint_dir,
                 device=device,
                 log_path=log_file,
+                forward_events=not no_forward_events,
             )
         )
     )

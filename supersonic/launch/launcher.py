@@ -219,6 +219,7 @@ def launch(
             str(paths.checkpoints / spec.name),
             "--log-file",
             str(paths.events),  # the run's one events.jsonl (docs/events.md)
+            "--no-forward-events",
         ]
 
     try:
