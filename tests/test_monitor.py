@@ -297,7 +297,8 @@ def test_the_live_view_follows_a_growing_file_and_ends_with_the_run(
     complete = fold(read_all(run / "events.jsonl")[0])
     assert state.winner == complete.winner and state.events == complete.events
     text = out.read_text()
-    assert "progress: " in text  # snapshots of the run in progress were shown...
+    # snapshots of the run in progress were shown, with the share done and an ETA...
+    assert re.search(r"progress: \d+% \(\d+ env steps of about 5000\), .* ETA \d", text)
     assert text.rstrip().endswith(render(complete).rstrip().splitlines()[-1])  # ...then the end
     # an incomplete last line is not taken before its newline arrives
     reader = EventFile(growing)
