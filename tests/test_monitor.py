@@ -240,7 +240,7 @@ def test_the_report_renders_in_headless_chromium(run: Path, tmp_path: Path) -> N
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         assert errors == []
         height = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(1200, min(int(height) + 100, 8000))
+        driver.set_window_size(1200, min(int(height) + 400, 10000))  # the whole page
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "report.png"
         assert driver.save_screenshot(str(shot))
