@@ -2,8 +2,9 @@
 
 Each process configures structlog once at start-up with its role and id; events go to a file
 (or stderr when there is none). The processes `supersonic launch` starts on this machine all
-append to the run's one `RUN_DIR/events.jsonl`; an actor elsewhere keeps its own file and also
-hands every rendered line to `forward`, and the supervisor writes what it receives with an
+append to the run's one `RUN_DIR/events.jsonl`; any other actor or learner (by hand, on
+another host) keeps its own file and also hands every rendered line to `forward`, which sends
+them to the supervisor (protocol/forward.py), and the supervisor writes what it receives with an
 `EventWriter`. `supersonic monitor` and `report` read these lines, so an event is a stable name
 plus fields, never a sentence; docs/events.md lists them all.
 
