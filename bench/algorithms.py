@@ -83,14 +83,22 @@ def launch(config_text: str, run_dir: Path, timeout_s: float) -> dict[str, Any]:
     return results
 
 
-def returns_at_marks(learner_log: Path, marks: tuple[int, ...]) -> dict[int, float | None]:
+def returns_at_marks(
+    events_file: Path, learner: str, marks: tuple[int, ...]
+) -> dict[int, float | None]:
     """The learner's mean return of the last 20 training episodes as of each mark: from its
     last update with at most that many transitions received (the learner stops taking
-    transitions at the budget, so the last update falls just short of the last mark)."""
+    transitions at the budget, so the last update falls just short of the last mark).
+    `events_file`: the run's events.jsonl; `learner`: the learner's id."""
     found: dict[int, float | None] = dict.fromkeys(marks)
-    for line in learner_log.read_text().splitlines():
-        event = json.loads(line)
-        if event.get("event") != "learner_update" or event.get("return_last20") is None:
+    for line in events_file.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:  # a line cut short by a process killed mid-write
+            continue
+        if event.get("id") != learner or event.get("event") != "learner_update":
+            continue
+        if event.get("return_last20") is None:
             continue
         for mark in marks:
             if event["received"] <= mark:
@@ -108,8 +116,9 @@ def cartpole(algorithm: str, steps: int, marks: tuple[int, ...], work: Path) -> 
     started = time.monotonic()
     results = launch(config, work / name, timeout_s=1800)
     candidate = results["candidates"][0]
-    log = work / name / "logs" / f"learner-{candidate['spec']['name']}.jsonl"
-    at = returns_at_marks(log, marks)
+    at = returns_at_marks(
+        work / name / "events.jsonl", f"learner-{candidate['spec']['name']}", marks
+    )
     row = {
         "algorithm": algorithm,
         "returns": {str(mark): at[mark] for mark in marks},

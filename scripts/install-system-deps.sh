@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages SuperSonic needs, only those missing (idempotent, quiet when done).
 set -euo pipefail
-PACKAGES="clang-14 llvm-14 libtinfo5 csmith libcsmith-dev g++"
+# chromium and chromium-driver: the tests open `supersonic report`'s HTML in headless Chromium.
+PACKAGES="clang-14 llvm-14 libtinfo5 csmith libcsmith-dev g++ chromium chromium-driver"
 missing=""
 for pkg in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -40,6 +40,7 @@ from supersonic.protocol.messages import (
     CandidateSpec,
     EvalRequest,
     EvalResult,
+    Events,
     Header,
     Heartbeat,
     Hello,
@@ -164,6 +165,10 @@ EXAMPLES: list[Message] = [
     TrainUntil(candidate=SPEC.name, env_steps=18_000),
     Score(candidate=SPEC.name, policy_version=12, score=1.026, stage="b18000"),
     Log(level="warning", event="compile_timeout", fields={"program": "cbench-v1/sha", "s": 30.0}),
+    Events(
+        lines=['{"event": "eval_start", "ts": "2026-11-24T10:00:00Z", "programs": 5}', "{}"],
+        dropped=3,
+    ),
     Stop(reason="search finished"),
     Bye(reason="stopped"),
 ]

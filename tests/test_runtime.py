@@ -79,6 +79,11 @@ def events(run_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
+def events_of(run_dir: Path, ident: str) -> list[dict[str, Any]]:
+    """The events one process of the run wrote (every process writes the one events.jsonl)."""
+    return [e for e in events(run_dir) if e.get("id") == ident]
+
+
 def wait_for(predicate: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,7 +127,7 @@ def test_transitions_flow_and_learner_versions_advance(learning_run: tuple[Path,
         assert c["version"] >= 4  # at least one PPO update per 512 transitions... and more
         assert c["scores"]["final"]["policy_version"] >= 1  # the actor used new weights
         assert c["scores"]["initial"]["policy_version"] == 0
-    learner_events = [json.loads(line) for line in _lines(run_dir / "logs" / "learner-ppo-0.jsonl")]
+    learner_events = events_of(run_dir, "learner-ppo-0")
     assert any(e["event"] == "learner_update" for e in learner_events)
     exit_event = next(e for e in learner_events if e["event"] == "learner_exit")
     assert exit_event["lost_segments"] == 0 and exit_event["duplicate_segments"] == 0
@@ -161,9 +166,7 @@ def test_a_ppo_candidate_improves_over_its_initial_policy(learning_run: tuple[Pa
     for c in results["candidates"]:
         name = c["spec"]["name"]
         updates = [
-            json.loads(line)
-            for line in _lines(run_dir / "logs" / f"learner-{name}.jsonl")
-            if '"learner_update"' in line
+            e for e in events_of(run_dir, f"learner-{name}") if e["event"] == "learner_update"
         ]
         assert len(updates) >= 4, name
         gains[name] = updates[-1]["episode_score"] - updates[0]["episode_score"]
@@ -191,8 +194,7 @@ def test_killed_actor_is_noticed_and_a_restarted_one_rejoins(tmp_path: Path) -> 
         )
         wait_for(
             lambda: any(
-                e.get("event") == "learner_update"
-                for e in map(json.loads, _lines(run_dir / "logs" / "learner-ppo-0.jsonl"))
+                e.get("event") == "learner_update" for e in events_of(run_dir, "learner-ppo-0")
             ),
             120,
             "a first update",
@@ -486,14 +488,11 @@ hyperparameters = { encoder = "attention", encoder_dim = 16, rollout_steps = 128
     assert final["policy_version"] >= 3
     assert len(final["details"]) == len(final["programs"]) == len(final["metrics"])
     assert {"ir", "ir_o0", "ir_oz"} <= set(final["details"][0])
-    learner = [
-        json.loads(line) for line in _lines(run_dir / "logs" / f"learner-{c['spec']['name']}.jsonl")
-    ]
+    learner = events_of(run_dir, f"learner-{c['spec']['name']}")
     exit_event = next(e for e in learner if e["event"] == "learner_exit")
     assert exit_event["lost_segments"] == 0
     assert not any(e["event"] == "bad_transitions" for e in learner)
     for actor in ("actor-0", "actor-1"):
         assert not any(
-            json.loads(line)["event"] in ("bad_weights", "actor_crash")
-            for line in _lines(run_dir / "logs" / f"{actor}.jsonl")
+            e["event"] in ("bad_weights", "actor_crash") for e in events_of(run_dir, actor)
         )

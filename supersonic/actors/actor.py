@@ -33,6 +33,7 @@ from supersonic import logs
 from supersonic.actors.policy import NumpyPolicy
 from supersonic.envs import get_task, task_names
 from supersonic.envs.task import EpisodeScorer, RewardFunction, StateFunction, env_observation
+from supersonic.protocol.forward import EventForwarder
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
@@ -72,6 +73,9 @@ class ActorOptions:
     log_path: Path | None = None
     protocol_version: int = PROTOCOL_VERSION  # only tests change this
     reconnect_max_s: float = 10.0
+    # Send our events to the supervisor for the run's events.jsonl. Off only for the actors
+    # `supersonic launch` starts itself: they append to that file directly.
+    forward_events: bool = True
 
 
 @dataclass
@@ -143,7 +147,8 @@ class Actor:
     def __init__(self, options: ActorOptions) -> None:
         self.options = options
         self.ident = options.ident or default_ident()
-        self.log = logs.configure("actor", self.ident, options.log_path)
+        buffer = logs.EventBuffer() if options.forward_events else None
+        self.log = logs.configure("actor", self.ident, options.log_path, forward=buffer)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.link = ControlLink(
             self.ctx,
@@ -154,6 +159,7 @@ class Actor:
             version=options.protocol_version,
             reconnect_max_s=options.reconnect_max_s,
         )
+        self.forwarder = None if buffer is None else EventForwarder(buffer, self.link)
         self.work: _Work | None = None
         self.evals: list[EvalRequest] = []
         self.stopping = False
@@ -205,6 +211,8 @@ class Actor:
 
     def _keep_alive(self) -> None:
         self.link.tick(self._heartbeat)
+        if self.forwarder is not None:
+            self.forwarder.tick()
         w = self.work
         now = time.monotonic()
         if w is not None and w.policy is None and now - w.last_weights_request > 2.0:
@@ -494,6 +502,8 @@ class Actor:
         elif self.work is not None:
             self.work.close()
             self.work = None
+        if self.forwarder is not None:
+            self.forwarder.flush()
         self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.ctx.term()
         self.log.info("actor_exit", code=self.exit_code, env_steps=self.env_steps)

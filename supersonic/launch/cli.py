@@ -21,6 +21,7 @@ from supersonic.envs import TASKS
 from supersonic.envs.errors import SupersonicEnvError
 from supersonic.envs.llvm.bitcode import DEFAULT_MAX_INSTRUCTIONS
 from supersonic.envs.llvm.toolpack import ToolpackError
+from supersonic.progress import ProgressBar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -223,17 +224,22 @@ def baseline(
         err=True,
     )
     done = 0
+    bar = ProgressBar(len(work), "searches")
+    say = bar.above(lambda line: click.echo(line, err=True))
 
     def progress(result: Any) -> None:
         nonlocal done
         done += 1
-        click.echo(
+        say(
             f"[{done}/{len(work)}] {result.benchmark} {result.method}: "
-            f"metric {result.metric:.3f} ({result.validation.label})",
-            err=True,
+            f"metric {result.metric:.3f} ({result.validation.label})"
         )
+        bar.update(done)
 
-    results = run_jobs(work, workers=min(jobs, len(work)), on_result=progress)
+    try:
+        results = run_jobs(work, workers=min(jobs, len(work)), on_result=progress)
+    finally:
+        bar.close()
     click.echo(results_table(results))
     if json_path is not None:
         json_path.write_text(
@@ -306,8 +312,20 @@ def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | No
     "~/.cache/supersonic/logs/IDENT.jsonl).",
 )
 @click.option("--protocol-version", type=int, default=None, hidden=True)
+@click.option(
+    "--no-forward-events",
+    is_flag=True,
+    hidden=True,
+    help="Do not send events to the supervisor (`launch` uses it for the actors it starts: "
+    "they write the run's events.jsonl themselves).",
+)
 def actor(
-    connect: str, ident: str, label: str, log_file: str | None, protocol_version: int | None
+    connect: str,
+    ident: str,
+    label: str,
+    log_file: str | None,
+    protocol_version: int | None,
+    no_forward_events: bool,
 ) -> None:
     """Run one actor that connects to a supervisor and works for it."""
     from supersonic.actors.actor import ActorOptions, default_ident, run_actor
@@ -329,6 +347,7 @@ def actor(
         log_path=log_path,
         cores=os.cpu_count() or 1,
         protocol_version=protocol_version or PROTOCOL_VERSION,
+        forward_events=not no_forward_events,
     )
     sys.exit(run_actor(options))
 
@@ -340,6 +359,11 @@ def actor(
 @click.option("--device", default="cpu")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--log-file", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--no-forward-events",
+    is_flag=True,
+    help="Do not send events to the supervisor (`launch` writes the run's events.jsonl itself).",
+)
 def learner(
     connect: str,
     task: str,
@@ -347,6 +371,7 @@ def learner(
     device: str,
     checkpoint_dir: Path | None,
     log_file: Path | None,
+    no_forward_events: bool,
 ) -> None:
     """Run the learner of one candidate (started by `supersonic launch`)."""
     from supersonic.learners.learner import LearnerOptions, run_learner
@@ -362,6 +387,7 @@ def learner(
                 checkpoint_dir=checkpoint_dir,
                 device=device,
                 log_path=log_file,
+                forward_events=not no_forward_events,
             )
         )
     )
@@ -593,28 +619,33 @@ def evaluate(
         err=True,
     )
     done = 0
+    bar = ProgressBar(total, "searches")
+    say = bar.above(lambda line: click.echo(line, err=True))
 
     def progress(row: Any) -> None:
         nonlocal done
         done += 1
-        click.echo(
+        say(
             f"[{done}/{total}] {row.program} {row.method}: metric {row.metric:.3f} "
-            f"({row.validation})",
-            err=True,
+            f"({row.validation})"
         )
+        bar.update(done)
 
-    evaluation = evaluate_methods(
-        specs,
-        chosen,
-        budget,
-        jobs=jobs,
-        out_dir=target,
-        seed=seed,
-        check=not no_validate,
-        episode_length=episode_length,
-        max_instructions=max_instructions,
-        on_result=progress,
-    )
+    try:
+        evaluation = evaluate_methods(
+            specs,
+            chosen,
+            budget,
+            jobs=jobs,
+            out_dir=target,
+            seed=seed,
+            check=not no_validate,
+            episode_length=episode_length,
+            max_instructions=max_instructions,
+            on_result=progress,
+        )
+    finally:
+        bar.close()
     click.echo(markdown(evaluation), nl=False)
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
 
@@ -700,3 +731,70 @@ def library(
         f"wrote {path}: {len(built.sequences)} sequences from {len(specs)} programs "
         f"(median metric on their own program {median:.3f})"
     )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--once", is_flag=True, help="Print one snapshot and exit (for scripts).")
+@click.option(
+    "--interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds between redraws of the live view.",
+)
+@_user_errors
+def monitor(run_dir: Path, once: bool, interval: float) -> None:
+    """Watch a run from its events.jsonl: candidates, actors, pruning, progress and ETA.
+
+    RUN_DIR is a run directory (live, finished, or copied from another machine) or an
+    events.jsonl file. The live view ends with the run; Ctrl-C leaves it at any time.
+    """
+    from supersonic.monitor.events import events_path, read_all
+    from supersonic.monitor.live import follow, render
+    from supersonic.monitor.state import fold
+
+    path = events_path(run_dir)
+    if once:
+        events, reader = read_all(path)
+        if not events:
+            raise ValueError(f"{path}: no events yet ({reader.skipped} lines that are not events)")
+        click.echo(render(fold(events), reader.skipped), nl=False)
+        return
+    if not interval > 0:
+        raise ValueError(f"--interval must be > 0 seconds, got {interval:g}")
+    try:
+        follow(path, interval)
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write report.html and the PNG figures (default: RUN_DIR/report).",
+)
+@_user_errors
+def report(run_dir: Path, out_dir: Path | None) -> None:
+    """Write a self-contained HTML report of a run (and its figures as PNG files).
+
+    Learning curves, successive-halving rungs, best result per program against the baselines
+    the run recorded, throughput over time; it reads only RUN_DIR/events.jsonl.
+    """
+    from supersonic.monitor.events import events_path, read_all
+    from supersonic.monitor.report import write_report
+
+    path = events_path(run_dir)
+    events, reader = read_all(path)
+    if not events:
+        raise ValueError(f"{path}: no events ({reader.skipped} lines that are not events)")
+    target = out_dir or path.parent / "report"
+    written = write_report(path, target)
+    if written.skipped:
+        click.echo(f"skipped {written.skipped} lines that are not events", err=True)
+    click.echo(f"wrote {written.html_path} and {len(written.figures)} PNG figures in {target}")

@@ -200,6 +200,7 @@ CHECKS: tuple[Callable[[], Check], ...] = (
     _package("msgpack", "msgpack", "1.", "msgpack"),
     _package("structlog", "structlog", "26.", "structlog"),
     _package("click", "click", "8.", "click"),
+    _package("matplotlib", "matplotlib", "3.", "matplotlib"),  # `supersonic report`
 )
 
 

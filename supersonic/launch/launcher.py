@@ -26,6 +26,7 @@ from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
 from supersonic.launch.supervisor import Supervisor, policy_path
 from supersonic.launch.tables import format_table
+from supersonic.progress import ProgressBar
 from supersonic.protocol.messages import CandidateSpec
 
 PR_SET_PDEATHSIG = 1
@@ -217,7 +218,8 @@ def launch(
             "--checkpoint-dir",
             str(paths.checkpoints / spec.name),
             "--log-file",
-            str(paths.logs / f"learner-{spec.name}.jsonl"),
+            str(paths.events),  # the run's one events.jsonl (docs/events.md)
+            "--no-forward-events",
         ]
 
     try:
@@ -231,7 +233,8 @@ def launch(
                     "--ident",
                     f"actor-{i}",
                     "--log-file",
-                    str(paths.logs / f"actor-{i}.jsonl"),
+                    str(paths.events),
+                    "--no-forward-events",  # it writes the run's events.jsonl itself
                 ],
             )
         (run_dir / "processes.json").write_text(json.dumps(group.pids(), indent=2))
@@ -241,15 +244,26 @@ def launch(
             f"({supervisor.strategy.describe()}), {config.actors} actors"
         )
         started = time.monotonic()
-        watch = ChildWatch(group, supervisor, echo, learner_args)
+        bar = ProgressBar(
+            supervisor.strategy.expected_env_steps() * config.seeds, "env steps (estimate)"
+        )
+        say = bar.above(echo)
+        watch = ChildWatch(group, supervisor, say, learner_args)
+
+        def tick() -> None:
+            watch.check()
+            bar.update(sum(s.env_steps for s in supervisor.candidates.values()))
+
         try:
-            results = supervisor.run(on_progress=echo, on_tick=watch.check)
+            results = supervisor.run(on_progress=say, on_tick=tick)
         except KeyboardInterrupt:
             echo("interrupted: stopping every process")
             supervisor.request_stop()
             supervisor.stop_everyone("interrupted")
             results = supervisor.results()
             results["interrupted"] = True
+        finally:
+            bar.close()
         results["seconds"] = round(time.monotonic() - started, 1)
     finally:
         group.stop()
@@ -262,6 +276,13 @@ def launch(
         random = random_search_same_steps(config, results, echo)
         if random is not None:
             results["random_search"] = random
+            supervisor.log.info(
+                "random_search",
+                score=random["score"],
+                env_steps=random["env_steps"],
+                programs=list(random["programs"]),
+                metrics=[float(m) for m in random["metrics"]],
+            )
     paths.results.write_text(json.dumps(results, indent=2))
     return results
 

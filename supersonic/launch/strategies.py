@@ -206,6 +206,12 @@ class Strategy(ABC):
     def describe(self) -> str:
         """The plan, in one line."""
 
+    def expected_env_steps(self) -> int:
+        """About how many env steps the whole search takes (per seed): the denominator of the
+        monitor's progress and ETA. Exact for exhaustive search and the bandit's total; for
+        ASHA, synchronous successive halving's count (asynchrony promotes a few more)."""
+        return len(self.candidates) * self.max_budget
+
     # ------------------------------------------------------------------ for subclasses
     @abstractmethod
     def _choose(self) -> Work | None:
@@ -310,6 +316,14 @@ class ASHA(Strategy):
             f"ASHA over {len(self.candidates)} candidates: rungs of {rungs} env steps, "
             f"the top 1/{eta} of each rung promoted as soon as known"
         )
+
+    def expected_env_steps(self) -> int:
+        total, previous = 0, 0
+        for k, budget in enumerate(self.budgets):
+            alive = max(1, len(self.candidates) // self.reduction_factor**k)
+            total += alive * (budget - previous)
+            previous = budget
+        return total
 
     def promotions(self) -> list[tuple[str, int, int]]:
         """(candidate, from_rung, to_rung) in the order they happened."""
@@ -453,6 +467,9 @@ class Bandit(Strategy):
         self.max_slices = total_budget // slice_budget
         self._slices = dict.fromkeys(self.candidates, 0)
         self._given = 0
+
+    def expected_env_steps(self) -> int:
+        return self.max_slices * self.slice_budget
 
     def slices(self, candidate: str) -> int:
         """How many slices `candidate` was handed."""

@@ -36,6 +36,7 @@ from supersonic.protocol.messages import (
     CandidateSpec,
     EvalRequest,
     EvalResult,
+    Events,
     Heartbeat,
     Hello,
     Log,
@@ -51,6 +52,8 @@ from supersonic.protocol.messages import (
 from supersonic.protocol.transport import Channel, Received, VersionMismatch
 
 EVAL_TIMEOUT_S = 600.0
+PROGRESS_EVERY_S = 2.0  # how often the `progress` event snapshots peers and candidates
+MAX_FORWARDED_LINE = 64 * 1024  # a forwarded event line longer than this is refused
 
 
 def policy_path(candidate: str, version: int) -> Path:
@@ -119,6 +122,9 @@ class CandidateState:
         return self.phase in ("done", "stopped", "failed")
 
 
+_IDENTITY_KEYS = ("role", "id", "host", "via", "ts")
+
+
 class Supervisor:
     """See the module docstring."""
 
@@ -129,6 +135,7 @@ class Supervisor:
         self.paths = paths
         self.run_id = uuid.uuid4().hex[:12]
         self.log = logs.configure("supervisor", "supervisor", paths.events)
+        self.forwarded = logs.EventWriter(paths.events)  # remote actors' events (EVENTS, LOG)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         sock = self.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
@@ -178,6 +185,32 @@ class Supervisor:
             candidates=[c.name for c in config.candidates],
             protocol_version=PROTOCOL_VERSION,
         )
+        self.log.info(
+            "run_plan",
+            task=config.task,
+            metric=self.task.metric,
+            strategy=config.strategy,
+            plan=self.strategy.describe(),
+            max_budget=config.max_budget,
+            seeds=config.seeds,
+            actors=config.actors,
+            validation_programs=len(self.validation_programs),
+            expected_env_steps=self.strategy.expected_env_steps() * config.seeds,
+            resumed=resume,
+            candidates=[
+                {
+                    "name": c.name,
+                    "group": group_of(c.name),
+                    "algorithm": c.algorithm,
+                    "state_fn": c.state_fn,
+                    "reward_fn": c.reward_fn,
+                    "seed": c.seed,
+                }
+                for c in config.candidates
+            ],
+        )
+        self.forwarded_rejected = 0
+        self.next_progress = 0.0
 
     # ------------------------------------------------------------------------ main loop
     def run(
@@ -198,8 +231,53 @@ class Supervisor:
             self._schedule(now)
             if on_tick is not None:
                 on_tick()
+            if now >= self.next_progress:
+                self.next_progress = now + PROGRESS_EVERY_S
+                self._log_progress(now)
+        self._log_progress(time.monotonic())
         self.stop_everyone("run finished" if self.finished() else "stop requested")
-        return self.results()
+        results = self.results()
+        self.log.info(
+            "search_done",
+            winner=results["winner"],
+            env_steps_total=results["env_steps_total"],
+            outcomes={c["spec"]["name"]: c["phase"] for c in results["candidates"]},
+            finished=self.finished(),
+        )
+        return results
+
+    def _log_progress(self, now: float) -> None:
+        """One snapshot of every candidate and peer: what `supersonic monitor` shows between
+        the events that change them (heartbeats themselves are not logged)."""
+        self.log.info(
+            "progress",
+            env_steps_total=sum(s.env_steps for s in self.candidates.values()),
+            candidates=[
+                {
+                    "name": s.spec.name,
+                    "phase": s.phase,
+                    "budget": s.budget,
+                    "env_steps": s.env_steps,
+                    "version": s.version,
+                    "actors": len(self._actors_of(s.spec.name)),
+                }
+                for s in self.candidates.values()
+            ],
+            peers=[
+                {
+                    "id": p.ident,
+                    "role": p.role,
+                    "host": p.host,
+                    "label": p.label,
+                    "candidate": p.candidate,
+                    "state": p.state,
+                    "env_steps": p.env_steps,
+                    "steps_per_s": round(p.steps_per_s, 1),
+                    "silent_s": round(now - p.last_seen, 1),
+                }
+                for p in self.peers.values()
+            ],
+        )
 
     def request_stop(self) -> None:
         self.stop_requested = True
@@ -288,10 +366,45 @@ class Supervisor:
         elif isinstance(msg, EvalResult):
             self._on_eval_result(peer, msg)
         elif isinstance(msg, Log):
-            self.log.info(msg.event, peer=src, level_of_peer=msg.level, **msg.fields)
+            fields = {k: v for k, v in msg.fields.items() if k not in _IDENTITY_KEYS}
+            record = {**fields, "event": msg.event, "level": msg.level, "ts": logs.now_iso()}
+            self.forwarded.write({**record, **self._identity(peer)})
+        elif isinstance(msg, Events):
+            self._on_events(peer, msg)
         elif isinstance(msg, Bye):
             self.log.info("peer_bye", peer=src, peer_role=peer.role, reason=msg.reason)
             self._forget(peer)
+
+    def _identity(self, peer: Peer) -> dict[str, str]:
+        return {"role": peer.role, "id": peer.ident, "host": peer.host, "via": "supervisor"}
+
+    def _on_events(self, peer: Peer, msg: Events) -> None:
+        """Write a remote peer's event lines into events.jsonl. A line must be a JSON object
+        with an `event`; who sent it is what the supervisor knows of the peer, whatever the
+        line says. Bad lines are counted and skipped."""
+        bad = 0
+        for line in msg.lines:
+            try:
+                if len(line) > MAX_FORWARDED_LINE:
+                    raise ValueError("too long")
+                record = json.loads(line)
+                if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+                    raise ValueError("not an event")
+            except ValueError:
+                bad += 1
+                continue
+            record.setdefault("ts", logs.now_iso())
+            self.forwarded.write({**record, **self._identity(peer)})
+        if bad:
+            self.forwarded_rejected += bad
+            self.log.warning(
+                "forwarded_events_rejected",
+                peer=peer.ident,
+                lines=bad,
+                total=self.forwarded_rejected,
+            )
+        if msg.dropped:
+            self.log.warning("forwarded_events_dropped", peer=peer.ident, lines=msg.dropped)
 
     # ------------------------------------------------------------------- registrations
     def _on_hello(self, src: str, identity: bytes, hello: Hello) -> None:
@@ -507,7 +620,13 @@ class Supervisor:
         state.phase = phase
         if phase in ("done", "stopped"):
             state.finished = time.monotonic()
-        self.log.info("candidate_" + phase, candidate=state.spec.name, budget=state.budget)
+        # Literal event names, so that the event catalogue check can see them.
+        if phase == "done":
+            self.log.info("candidate_done", candidate=state.spec.name, budget=state.budget)
+        elif phase == "stopped":
+            self.log.info("candidate_stopped", candidate=state.spec.name, budget=state.budget)
+        else:
+            self.log.info("candidate_paused", candidate=state.spec.name, budget=state.budget)
         learner = self._learner_of(state.spec.name)
         if learner is not None:
             self._send(learner, Stop(reason=f"candidate {phase}"))
@@ -660,6 +779,10 @@ class Supervisor:
             score=round(score, 4),
             policy_version=result.policy_version,
             env_steps=state.env_steps,
+            budget=budget,
+            programs=list(result.programs),
+            metrics=list(result.metrics),
+            details=[dict(d) for d in result.details],
         )
         self.on_progress(
             f"{result.candidate}: {pending.stage} score {score:.3f} "
@@ -780,3 +903,4 @@ class Supervisor:
         self.control.socket.close(linger=0)
         self.ctx.term()
         self.ledger.close()
+        self.forwarded.close()

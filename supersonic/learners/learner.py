@@ -32,6 +32,7 @@ import zmq
 from supersonic import logs
 from supersonic.envs import get_task
 from supersonic.learners.algorithm import Algorithm, ArchValue, Batch, make_algorithm
+from supersonic.protocol.forward import EventForwarder
 from supersonic.protocol.messages import (
     Bye,
     CandidateSpec,
@@ -70,6 +71,9 @@ class LearnerOptions:
     bind_host: str = "127.0.0.1"
     republish_s: float = 1.0
     checkpoint_every: int = 5  # updates
+    # Send our events to the supervisor (EVENTS); off for the learners `supersonic launch`
+    # starts on its own machine: they append to the run's events.jsonl directly.
+    forward_events: bool = True
 
 
 class Learner:
@@ -79,7 +83,8 @@ class Learner:
         self.options = options
         self.spec = options.candidate
         self.ident = options.ident or f"learner-{self.spec.name}"
-        self.log = logs.configure("learner", self.ident, options.log_path)
+        buffer = logs.EventBuffer() if options.forward_events else None
+        self.log = logs.configure("learner", self.ident, options.log_path, forward=buffer)
         task = get_task(options.task)
         state_fn = task.state_fn(self.spec.state_fn)
         self.algo: Algorithm = make_algorithm(
@@ -104,6 +109,7 @@ class Learner:
         self.weights_endpoint = _bind(pub, options.bind_host)
         self.pub = Channel(pub, self.ident, topic=True)
         self.link = ControlLink(self.ctx, options.connect, self.ident, self._hello, self.log)
+        self.forwarder = None if buffer is None else EventForwarder(buffer, self.link)
         self.stopping = False
         self.exit_code = 0
         self.last_publish = 0.0
@@ -338,6 +344,8 @@ class Learner:
 
     def _keep_alive(self) -> None:
         self.link.tick(self._heartbeat)
+        if self.forwarder is not None:
+            self.forwarder.tick()
         if time.monotonic() - self.last_publish >= self.options.republish_s:
             self._publish()
 
@@ -385,6 +393,8 @@ class Learner:
     def _shutdown(self) -> None:
         if self.exit_code == 0:
             self._checkpoint()
+        if self.forwarder is not None:
+            self.forwarder.flush()
         self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.pull.socket.close()
         self.pub.socket.close()

@@ -13,7 +13,7 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-PROTOCOL_VERSION = 2  # 2: task-defined EVAL_RESULT `details`; TRAIN_UNTIL
+PROTOCOL_VERSION = 3  # 2: task-defined EVAL_RESULT `details`; TRAIN_UNTIL. 3: EVENTS
 
 # A JSON-like scalar: what `dict[str, Scalar]` fields (hyperparameters, metrics, log fields) hold.
 Scalar = Union[str, int, float, bool, None]  # noqa: UP007 (get_type_hints needs a runtime type)
@@ -231,6 +231,17 @@ class Log(Message):
 
 
 @dataclass(frozen=True)
+class Events(Message):
+    """Actor -> supervisor: a batch of the actor's own event lines (JSON objects, as it wrote
+    them to its log), for the run's events.jsonl; `dropped`: lines it could not keep before
+    these (its buffer is bounded while the supervisor is unreachable)."""
+
+    TYPE: ClassVar[str] = "EVENTS"
+    lines: list[str]
+    dropped: int = 0
+
+
+@dataclass(frozen=True)
 class Stop(Message):
     """Supervisor -> any process: finish cleanly and exit."""
 
@@ -263,6 +274,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         TrainUntil,
         Score,
         Log,
+        Events,
         Stop,
         Bye,
     )

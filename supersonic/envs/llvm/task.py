@@ -285,6 +285,7 @@ class CodeSizeScorer:
             "ir": self.best,
             "ir_o0": b.ir_o0,
             "ir_oz": b.ir_oz,
+            "ir_o3": b.ir_o3,  # for the report's comparison with -O3
             "passes": " ".join(self.actions[: self.best_length]),  # reach the best module
         }
 
