@@ -20,7 +20,7 @@ Without --policy it first trains one with a real `supersonic launch` (supervisor
 passes) on the built-in training programs, then builds its sequence library
 (`supersonic.launch.library`: 5 s of guided search on each of the 24 training programs). With
 --policy, the library in that directory is used if there is one (`policy` and `policy-only`
-are then the same search). `--quick`: 2,000 training steps, a library from 4 training programs
+are then the same search). `--quick`: 2,000 training steps, a library from 2 training programs
 at 1 s each, budgets of 1 s and 3 s, 2 programs (the JSON keys name the budgets used).
 """
 
@@ -100,7 +100,7 @@ def train(work: Path, steps: int) -> tuple[Path, float]:
 
 def library(policy: Path, quick: bool) -> tuple[int, float]:
     """Build the policy's sequence library on the training programs: (sequences, seconds)."""
-    programs = resolve_programs_arg(TRAIN_SPLIT)[: 4 if quick else None]
+    programs = resolve_programs_arg(TRAIN_SPLIT)[: 2 if quick else None]
     seconds = 1.0 if quick else 5.0
     print(f"building the sequence library: {len(programs)} training programs, {seconds:g} s each")
     started = time.monotonic()
