@@ -431,15 +431,18 @@ def _budget(seconds: float) -> float:
     return seconds
 
 
-@main.command()
-@click.argument("program")
-@click.option(
+_policy_option = click.option(
     "--policy",
     "policy_path",
     required=True,
     type=click.Path(path_type=Path),
     help="The exported policy: RUN_DIR/best of an llvm-codesize search.",
 )
+
+
+@main.command()
+@click.argument("program")
+@_policy_option
 @click.option(
     "--budget",
     type=float,
@@ -651,13 +654,7 @@ def evaluate(
 
 
 @main.command()
-@click.option(
-    "--policy",
-    "policy_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The exported policy: RUN_DIR/best of an llvm-codesize search.",
-)
+@_policy_option
 @click.option(
     "--programs",
     default="builtin:train",
