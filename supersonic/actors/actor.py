@@ -18,6 +18,7 @@ BYE and exit 0; a REJECT (e.g. another protocol version) is printed as one line,
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import socket
 import sys
@@ -51,6 +52,7 @@ from supersonic.protocol.messages import (
     WeightsRequest,
 )
 from supersonic.protocol.peer import ControlLink
+from supersonic.protocol.security import Security
 from supersonic.protocol.transport import Channel
 
 PUSH_HWM = 2  # segments queued towards the learner before the actor pauses
@@ -72,6 +74,7 @@ class ActorOptions:
     log_path: Path | None = None
     protocol_version: int = PROTOCOL_VERSION  # only tests change this
     reconnect_max_s: float = 10.0
+    keys: Path | None = None  # CurveZMQ key directory (see supersonic.protocol.security)
 
 
 @dataclass
@@ -95,7 +98,13 @@ class _Segment:
 class _Work:
     """One assignment: the env, sockets and episode state for one candidate."""
 
-    def __init__(self, assign: Assign, ctx: zmq.Context[zmq.Socket[bytes]], ident: str) -> None:
+    def __init__(
+        self,
+        assign: Assign,
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        ident: str,
+        security: Security,
+    ) -> None:
         self.assign = assign
         self.spec: CandidateSpec = assign.candidate
         task = get_task(assign.task)
@@ -112,11 +121,13 @@ class _Work:
         push.setsockopt(zmq.SNDHWM, PUSH_HWM)
         push.setsockopt(zmq.SNDBUF, SOCKET_BUFFER_BYTES)
         push.setsockopt(zmq.LINGER, 2000)
+        security.client(push)
         push.connect(assign.transitions_endpoint)
         self.push = Channel(push, ident)
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt_string(zmq.SUBSCRIBE, self.spec.name)
+        security.client(sub)
         sub.connect(assign.weights_endpoint)
         self.sub = Channel(sub, ident, topic=True)
         self.rng = np.random.default_rng(assign.seed)
@@ -145,6 +156,7 @@ class Actor:
         self.ident = options.ident or default_ident()
         self.log = logs.configure("actor", self.ident, options.log_path)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.security = Security.from_dir(options.keys)
         self.link = ControlLink(
             self.ctx,
             options.connect,
@@ -153,6 +165,7 @@ class Actor:
             self.log,
             version=options.protocol_version,
             reconnect_max_s=options.reconnect_max_s,
+            security=self.security,
         )
         self.work: _Work | None = None
         self.evals: list[EvalRequest] = []
@@ -238,14 +251,14 @@ class Actor:
                 self._on_control(message)
                 if self.stopping:
                     return
-            if self.link.rejected is not None:
-                print(
-                    f"error: the supervisor refused this actor: {self.link.rejected}",
-                    file=sys.stderr,
-                )
-                self.exit_code = EXIT_REJECTED
-                self.stopping = True
-                return
+        if self.link.rejected is not None:
+            print(
+                f"error: the supervisor refused this actor: {self.link.rejected}",
+                file=sys.stderr,
+            )
+            self.exit_code = EXIT_REJECTED
+            self.stopping = True
+            return
         w = self.work
         if w is not None and w.sub.socket in events:
             latest: Weights | None = None
@@ -272,7 +285,7 @@ class Actor:
         if self.work is not None:
             self._drop_work(f"reassigned to {assign.candidate.name}")
         try:
-            self.work = _Work(assign, self.ctx, self.ident)
+            self.work = _Work(assign, self.ctx, self.ident, self.security)
         except Exception as exc:  # a bad assignment must not kill the actor
             self.log.error("assign_failed", candidate=assign.candidate.name, error=str(exc))
             self.work = None
@@ -514,6 +527,18 @@ class _Rate:
             current = self._count / (now - self._since)
             self.value = current if self.value == 0 else 0.8 * self.value + 0.2 * current
             self._count, self._since = 0, now
+
+
+def machine_label() -> str:
+    """This machine's CPU model (Linux), else its architecture: the default target label."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def default_ident() -> str:

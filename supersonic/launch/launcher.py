@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
+from supersonic.launch.cluster import HostConfig, host_from_dict, scp_argv, ssh_argv
 from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
 from supersonic.launch.supervisor import Supervisor, policy_path
@@ -43,52 +44,75 @@ class Child:
     argv: list[str]
     process: subprocess.Popen[bytes]
     log: Path
+    host: HostConfig | None = None  # None: a process of this machine; else started over ssh
 
 
 class ProcessGroup:
-    """Child processes started by this launch, stopped together."""
+    """Child processes started by this launch, here or over ssh, stopped together.
 
-    def __init__(self, log_dir: Path) -> None:
+    A remote child is the local `ssh` client; its stdin is a pipe this group holds open, which
+    is the remote process's lifeline (see launch/cluster.py): closing it stops the remote
+    process cleanly, and if this launch dies the pipe closes by itself. Its output (the remote
+    process's stdout and stderr, and ssh's own errors) goes to `logs/NAME.out` like a local
+    child's.
+    """
+
+    def __init__(self, log_dir: Path, ssh_options: tuple[str, ...] = ()) -> None:
         self.log_dir = log_dir
+        self.ssh_options = ssh_options
         self.children: list[Child] = []
 
-    def start(self, name: str, args: list[str]) -> Child:
+    def start(self, name: str, args: list[str], host: HostConfig | None = None) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.out"
-        argv = [sys.executable, "-m", "supersonic", *args]
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
-        child = Child(name, argv, process, log)
+        if host is None:
+            argv = [sys.executable, "-m", "supersonic", *args]
+        else:
+            argv = ssh_argv(host, self.ssh_options, [*args, "--lifeline"])
+        child = Child(name, argv, self._spawn(argv, log, host is not None), log, host)
         self.children.append(child)
         return child
 
-    def restart(self, child: Child) -> Child:
-        """Start `child`'s command again (same name and log); returns the new child."""
-        with child.log.open("ab") as out:
-            process = subprocess.Popen(
-                child.argv,
+    @staticmethod
+    def _spawn(argv: list[str], log: Path, remote: bool) -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if remote else subprocess.DEVNULL,
                 preexec_fn=_die_with_parent,
+                # ssh clients stay out of the terminal's process group: Ctrl-C must not cut a
+                # remote process's link before it has shut down (stop() closes it in order).
+                start_new_session=remote,
             )
-        return Child(child.name, child.argv, process, child.log)
+
+    def restart(self, child: Child) -> Child:
+        """Start `child`'s command again (same name and log); returns the new child."""
+        again = Child(
+            child.name,
+            child.argv,
+            self._spawn(child.argv, child.log, child.host is not None),
+            child.log,
+            child.host,
+        )
+        self.children.append(again)
+        return again
 
     def stop(self, grace_s: float = 5.0, timeout_s: float = 15.0) -> None:
-        """Give children `grace_s` to exit by themselves (they were sent STOP), then SIGTERM,
-        then SIGKILL whatever is left after `timeout_s`."""
+        """Give children `grace_s` to exit by themselves (they were sent STOP), then stop the
+        rest (local: SIGTERM; remote: close their lifeline), then SIGKILL whatever is left
+        after `timeout_s`."""
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and any(c.process.poll() is None for c in self.children):
             time.sleep(0.05)
         for child in self.children:
-            if child.process.poll() is None:
+            if child.process.poll() is not None:
+                continue
+            if child.host is None:
                 child.process.send_signal(signal.SIGTERM)
+            elif child.process.stdin is not None:
+                child.process.stdin.close()
         deadline = time.monotonic() + timeout_s
         for child in self.children:
             try:
@@ -96,6 +120,8 @@ class ProcessGroup:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+            if child.process.stdin is not None and not child.process.stdin.closed:
+                child.process.stdin.close()
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.process.pid for c in self.children}
@@ -117,10 +143,10 @@ class ChildWatch:
         group: ProcessGroup,
         supervisor: Supervisor,
         echo: Callable[[str], None],
-        learner_args: Callable[[CandidateSpec], list[str]],
+        start_learner: Callable[[CandidateSpec], Child],
     ) -> None:
         self.group, self.supervisor, self.echo = group, supervisor, echo
-        self.learner_args = learner_args
+        self.start_learner = start_learner
         self.restarts: dict[str, int] = {}
         self.learners: dict[str, Child] = {}
         self.next_check = 0.0
@@ -148,7 +174,7 @@ class ChildWatch:
                 self.supervisor.log.warning(
                     "learner_restart", candidate=name, code=code, restart=count
                 )
-            self.learners[name] = self.group.start(f"learner-{name}", self.learner_args(state.spec))
+            self.learners[name] = self.start_learner(state.spec)
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -166,6 +192,8 @@ def load_run_config(run_dir: Path) -> RunConfig:
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     data["candidates"] = tuple(CandidateSpec(**c) for c in data["candidates"])
+    data["hosts"] = tuple(host_from_dict(h) for h in data.get("hosts", []))
+    data["ssh_options"] = tuple(data.get("ssh_options", []))
     config = RunConfig(**data)
     validate(config, str(path))
     return config
@@ -201,47 +229,39 @@ def launch(
         paths.config.write_text(json.dumps(config.to_dict(), indent=2))
     supervisor = Supervisor(config, paths, resume=resume)
     (run_dir / "endpoint").write_text(supervisor.endpoint + "\n")
-    group = ProcessGroup(paths.logs)
+    group = ProcessGroup(paths.logs, config.ssh_options)
+    placements = LearnerPlacement(config, paths, supervisor.endpoint)
 
-    def learner_args(spec: CandidateSpec) -> list[str]:
-        return [
-            "learner",
-            "--connect",
-            supervisor.endpoint,
-            "--task",
-            config.task,
-            "--candidate",
-            json.dumps(asdict(spec)),
-            "--device",
-            config.device,
-            "--checkpoint-dir",
-            str(paths.checkpoints / spec.name),
-            "--log-file",
-            str(paths.logs / f"learner-{spec.name}.jsonl"),
-        ]
+    def start_learner(spec: CandidateSpec) -> Child:
+        host = placements.host_for(spec.name)
+        return group.start(f"learner-{spec.name}", placements.args(spec, host), host)
 
     try:
         for i in range(config.actors):
             group.start(
                 f"actor-{i}",
                 [
-                    "actor",
-                    "--connect",
-                    supervisor.endpoint,
-                    "--ident",
-                    f"actor-{i}",
+                    *actor_args(config, supervisor.endpoint, f"actor-{i}", None),
                     "--log-file",
                     str(paths.logs / f"actor-{i}.jsonl"),
                 ],
             )
+        for host in config.hosts:
+            for i in range(host.actors):
+                ident = f"actor-{host.name}-{i}"
+                # The event log goes to stderr, which ssh forwards into logs/IDENT.out.
+                args = [*actor_args(config, supervisor.endpoint, ident, host), "--log-file", "-"]
+                group.start(ident, args, host)
         (run_dir / "processes.json").write_text(json.dumps(group.pids(), indent=2))
+        remote = sum(h.actors for h in config.hosts)
         echo(
             f"run {run_dir}{' (resumed)' if resume else ''}: supervisor at "
             f"{supervisor.endpoint}, {len(config.candidates)} candidates "
             f"({supervisor.strategy.describe()}), {config.actors} actors"
+            + (f" + {remote} on {len(config.hosts)} hosts" if config.hosts else "")
         )
         started = time.monotonic()
-        watch = ChildWatch(group, supervisor, echo, learner_args)
+        watch = ChildWatch(group, supervisor, echo, start_learner)
         try:
             results = supervisor.run(on_progress=echo, on_tick=watch.check)
         except KeyboardInterrupt:
@@ -254,6 +274,7 @@ def launch(
     finally:
         group.stop()
         supervisor.close()
+    placements.fetch_policies(echo)
     if not results.get("interrupted"):
         results["best_results"] = validate_best_results(config, paths, echo)
     if results.get("winner") and not results.get("interrupted"):
@@ -264,6 +285,84 @@ def launch(
             results["random_search"] = random
     paths.results.write_text(json.dumps(results, indent=2))
     return results
+
+
+def actor_args(config: RunConfig, endpoint: str, ident: str, host: HostConfig | None) -> list[str]:
+    """`supersonic actor ...` for an actor the launch starts here (`host` None) or on a host."""
+    args = ["actor", "--connect", endpoint, "--ident", ident]
+    keys = config.keys if host is None else host.keys
+    if keys:
+        args += ["--keys", keys]
+    if host is not None and host.label:
+        args += ["--label", host.label]
+    return args
+
+
+class LearnerPlacement:
+    """Where each candidate's learner runs: here, or on the cluster's learner hosts (round
+    robin in candidate order), and the command line it gets there."""
+
+    def __init__(self, config: RunConfig, paths: RunPaths, endpoint: str) -> None:
+        self.config, self.paths, self.endpoint = config, paths, endpoint
+        hosts = config.learner_hosts
+        self.hosts: dict[str, HostConfig | None] = {
+            c.name: hosts[i % len(hosts)] if hosts else None
+            for i, c in enumerate(config.candidates)
+        }
+
+    def host_for(self, candidate: str) -> HostConfig | None:
+        return self.hosts[candidate]
+
+    def remote_dir(self) -> str:
+        """A remote learner's run directory, relative to its host's workdir."""
+        return f"supersonic-runs/{self.paths.root.resolve().name}"
+
+    def args(self, spec: CandidateSpec, host: HostConfig | None) -> list[str]:
+        config = self.config
+        if host is None:
+            checkpoints = str(self.paths.checkpoints / spec.name)
+            log_file = str(self.paths.logs / f"learner-{spec.name}.jsonl")
+            bind, keys = config.bind_host, config.keys
+        else:
+            checkpoints = f"{self.remote_dir()}/checkpoints/{spec.name}"
+            log_file, bind, keys = "-", host.reach, host.keys
+        args = [
+            "learner",
+            "--connect",
+            self.endpoint,
+            "--task",
+            config.task,
+            "--candidate",
+            json.dumps(asdict(spec)),
+            "--device",
+            config.device,
+            "--checkpoint-dir",
+            checkpoints,
+            "--log-file",
+            log_file,
+            "--bind-host",
+            bind,
+        ]
+        if keys:
+            args += ["--keys", keys]
+        if config.insecure:
+            args.append("--insecure")
+        return args
+
+    def fetch_policies(self, echo: Callable[[str], None]) -> None:
+        """Copy the scored policies of remote learners into RUN_DIR (scp), for the export."""
+        for name, host in self.hosts.items():
+            if host is None:
+                continue
+            local = self.paths.checkpoints / name
+            local.mkdir(parents=True, exist_ok=True)
+            remote = f"{self.remote_dir()}/checkpoints/{name}/policies"
+            if host.workdir:
+                remote = f"{host.workdir}/{remote}"
+            argv = scp_argv(host, self.config.ssh_options, remote, str(local))
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            if done.returncode != 0:  # a candidate that never scored has none: not an error
+                echo(f"no policies copied from {host.name} for {name}: {done.stderr.strip()}")
 
 
 def validate_best_results(

@@ -48,6 +48,7 @@ from supersonic.protocol.messages import (
     WeightsRequest,
     Welcome,
 )
+from supersonic.protocol.security import Security, check_bind, start_zap
 from supersonic.protocol.transport import Channel, Received, VersionMismatch
 
 EVAL_TIMEOUT_S = 600.0
@@ -130,10 +131,14 @@ class Supervisor:
         self.run_id = uuid.uuid4().hex[:12]
         self.log = logs.configure("supervisor", "supervisor", paths.events)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        host = config.bind_host
+        self.security = Security.from_dir(Path(config.keys) if config.keys else None)
+        check_bind(host, self.security, config.insecure)
+        self.zap = start_zap(self.ctx, self.security, self.log)
         sock = self.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
-        host = config.bind_host
+        self.security.server(sock)
         if port:
             sock.bind(f"tcp://{host}:{port}")
         else:
@@ -147,7 +152,7 @@ class Supervisor:
         self.groups: dict[str, list[str]] = {}
         for name, state in self.candidates.items():
             self.groups.setdefault(state.group, []).append(name)
-        self.slots = config.concurrent or max(1, config.actors // config.seeds)
+        self.slots = config.concurrent or max(1, config.total_actors // config.seeds)
         self.strategy: Strategy = make_strategy(
             config.strategy,
             list(self.groups),
@@ -177,6 +182,8 @@ class Supervisor:
             run_id=self.run_id,
             candidates=[c.name for c in config.candidates],
             protocol_version=PROTOCOL_VERSION,
+            curve=self.security.curve,
+            server_key=self.security.keys.public.decode() if self.security.keys else "",
         )
 
     # ------------------------------------------------------------------------ main loop
@@ -778,5 +785,7 @@ class Supervisor:
 
     def close(self) -> None:
         self.control.socket.close(linger=0)
+        if self.zap is not None:
+            self.zap.stop()
         self.ctx.term()
         self.ledger.close()
