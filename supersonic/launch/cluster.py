@@ -149,21 +149,24 @@ def remote_command(host: HostConfig, args: list[str]) -> str:
 
 def ssh_argv(host: HostConfig, extra_options: tuple[str, ...], args: list[str]) -> list[str]:
     """The local `ssh` command that runs `supersonic ARGS` on `host`."""
+    return ssh_command_argv(host, extra_options, remote_command(host, args))
+
+
+def ssh_command_argv(host: HostConfig, extra_options: tuple[str, ...], command: str) -> list[str]:
+    """The local `ssh` command that runs the shell command line `command` on `host`."""
     argv = ["ssh", "-T", *DEFAULT_SSH_OPTIONS, *extra_options, *host.ssh_options]
     if host.port:
         argv += ["-p", str(host.port)]
     if host.identity_file:
         argv += ["-i", host.identity_file]
-    return [*argv, host.ssh, remote_command(host, args)]
+    return [*argv, host.ssh, command]
 
 
-def scp_argv(
-    host: HostConfig, extra_options: tuple[str, ...], remote: str, local: str
-) -> list[str]:
-    """The local `scp` command that copies `remote` (a directory on `host`) to `local`."""
-    argv = ["scp", "-r", "-q", *DEFAULT_SSH_OPTIONS, *extra_options, *host.ssh_options]
-    if host.port:
-        argv += ["-P", str(host.port)]
-    if host.identity_file:
-        argv += ["-i", host.identity_file]
-    return [*argv, f"{host.ssh}:{remote}", local]
+def tar_argv(host: HostConfig, extra_options: tuple[str, ...], directory: str) -> list[str]:
+    """The local `ssh` command that writes a tar stream of `directory` (relative to the host's
+    workdir) to stdout: copying back with tar needs nothing but sshd and tar on the board (scp
+    needs the SFTP subsystem since OpenSSH 9)."""
+    parent, _, name = directory.rstrip("/").rpartition("/")
+    where = "/".join(p for p in (host.workdir, parent) if p) or "."
+    command = f"tar -C {shlex.quote(where)} -cf - {shlex.quote(name)}"
+    return ssh_command_argv(host, extra_options, command)

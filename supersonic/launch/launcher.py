@@ -10,10 +10,12 @@ stragglers; if the launcher itself is killed, the kernel sends the children SIGT
 from __future__ import annotations
 
 import ctypes
+import io
 import json
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
-from supersonic.launch.cluster import HostConfig, host_from_dict, scp_argv, ssh_argv
+from supersonic.launch.cluster import HostConfig, host_from_dict, ssh_argv, tar_argv
 from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
 from supersonic.launch.supervisor import Supervisor, policy_path
@@ -350,19 +352,22 @@ class LearnerPlacement:
         return args
 
     def fetch_policies(self, echo: Callable[[str], None]) -> None:
-        """Copy the scored policies of remote learners into RUN_DIR (scp), for the export."""
+        """Copy the scored policies of remote learners into RUN_DIR (a tar stream over ssh),
+        for the export."""
         for name, host in self.hosts.items():
             if host is None:
                 continue
             local = self.paths.checkpoints / name
             local.mkdir(parents=True, exist_ok=True)
             remote = f"{self.remote_dir()}/checkpoints/{name}/policies"
-            if host.workdir:
-                remote = f"{host.workdir}/{remote}"
-            argv = scp_argv(host, self.config.ssh_options, remote, str(local))
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            argv = tar_argv(host, self.config.ssh_options, remote)
+            done = subprocess.run(argv, capture_output=True, timeout=300)
             if done.returncode != 0:  # a candidate that never scored has none: not an error
-                echo(f"no policies copied from {host.name} for {name}: {done.stderr.strip()}")
+                reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                echo(f"no policies copied from {host.name} for {name}: {' '.join(reason)}")
+                continue
+            with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+                tar.extractall(local, filter="data")  # plain files under `local` only
 
 
 def validate_best_results(
