@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages SuperSonic needs, only those missing (idempotent, quiet when done).
 set -euo pipefail
-PACKAGES="clang-14 llvm-14 libtinfo5 csmith libcsmith-dev g++"
+# openssh-*, iproute2, procps: the cluster launcher (ssh) and its system tests (a private sshd on
+# loopback, network namespaces, process listings).
+PACKAGES="clang-14 llvm-14 libtinfo5 csmith libcsmith-dev g++ openssh-client openssh-server iproute2 procps"
 missing=""
 for pkg in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

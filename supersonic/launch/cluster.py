@@ -74,9 +74,7 @@ class HostConfig:
 def parse_hosts(raw: Any, origin: str) -> tuple[HostConfig, ...]:
     """Validate `[[cluster.hosts]]` entries into HostConfigs (one-line ClusterError)."""
     if not isinstance(raw, list):
-        raise ClusterError(
-            f"{origin}: [cluster] hosts must be a list of tables ([[cluster.hosts]])"
-        )
+        raise ClusterError(f"{origin}: [cluster] hosts must be a list of [[cluster.hosts]] tables")
     hosts: list[HostConfig] = []
     for i, entry in enumerate(raw):
         where = f"{origin}: cluster host {i}"

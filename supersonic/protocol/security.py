@@ -13,7 +13,7 @@ A key directory (`supersonic keys generate DIR`) holds:
     server.public    clients: the public key of the servers they connect to (the head's
                      id.public); absent on the head itself, whose processes use their own key
     authorized_keys  servers: the allow-list, one Z85 public key per line, then an optional
-                     name; `#` starts a comment. The directory's own key is always allowed
+                     name; lines starting with `#` are comments. The directory's own key is allowed
                      (the head's learners connect to its supervisor with it).
 
 Every process that binds for a run (the supervisor and its learners) shares the head's key pair,
@@ -110,8 +110,8 @@ def load_allow_list(directory: Path, own: KeyPair) -> dict[bytes, str]:
     if not path.exists():
         return allowed
     for number, line in enumerate(path.read_text().splitlines(), 1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
+        text = line.strip()
+        if not text or text.startswith("#"):  # (not after the key: Z85 keys may hold a '#')
             continue
         key, _, name = text.partition(" ")
         checked = _check_z85(key.encode(), f"{path}:{number}")
