@@ -243,9 +243,12 @@ def test_a_run_over_ssh_completes_forwards_output_and_leaves_no_process(
     wait_until_gone(tag, sshd, 20)
 
 
-def test_a_killed_launch_takes_its_remote_processes_with_it(sshd: Sshd, tmp_path: Path) -> None:
-    """SIGKILL of the launch: its ssh clients die with it (parent-death signal), which closes
-    the remote processes' stdin, and their lifelines stop them."""
+def test_a_crashed_remote_actor_comes_back_and_a_killed_launch_takes_every_remote_process(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    """A remote actor killed mid-run is started again over ssh. Then SIGKILL of the launch: its
+    ssh clients die with it (parent-death signal), which closes the remote processes' stdin,
+    and their lifelines stop them."""
     tag = f"lo{secrets.token_hex(4)}"
     config = write_run(tmp_path, sshd, tag, steps=10**6)
     run_dir = tmp_path / f"run-{tag}"
@@ -264,7 +267,21 @@ def test_a_killed_launch_takes_its_remote_processes_with_it(sshd: Sshd, tmp_path
             time.sleep(0.2)
         else:
             pytest.fail("no actor was assigned work")
-        assert processes_with(tag)  # remote actors are running
+        # A remote actor dies (as on a board that crashed): the launch starts it again.
+        ident = f"actor-{tag}-0"
+        remote = [line for line in processes_with(f"--ident {ident}") if line.split()[2] != "ssh"]
+        assert remote, processes_with(tag)
+        os.kill(int(remote[0].split()[0]), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
+            joins = [e for e in events if e["event"] == "peer_join" and e["peer"] == ident]
+            if len(joins) >= 2:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"{ident} did not come back")
+        assert any(e["event"] == "remote_actor_exit" and e["actor"] == ident for e in events)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         wait_until_gone(tag, sshd, 30)

@@ -130,6 +130,9 @@ class ProcessGroup:
 
 
 MAX_LEARNER_RESTARTS = 3
+REMOTE_RESTART_S = 2.0
+REMOTE_RESTART_MAX_S = 60.0
+EXIT_REJECTED = 3  # a peer the supervisor refused: starting it again would not help
 
 
 class ChildWatch:
@@ -138,7 +141,10 @@ class ChildWatch:
     resumes from its checkpoint), and stops by itself on the supervisor's STOP. A learner that
     exits with an error while wanted is restarted; after MAX_LEARNER_RESTARTS the candidate is
     failed so the run can finish. Actors are interchangeable: one that dies is simply declared
-    dead by the supervisor."""
+    dead by the supervisor. An actor started over ssh whose ssh command ends while the run goes
+    on (the host rebooted, its link broke, the remote process crashed) is started again after a
+    backoff (REMOTE_RESTART_S doubling to REMOTE_RESTART_MAX_S), unless it was refused (status
+    3): a board that comes back gets its actors back."""
 
     def __init__(
         self,
@@ -152,6 +158,9 @@ class ChildWatch:
         self.restarts: dict[str, int] = {}
         self.learners: dict[str, Child] = {}
         self.next_check = 0.0
+        self.remote_actors = [c for c in group.children if c.host is not None]
+        self.backoff: dict[str, float] = {}  # remote actor -> current backoff
+        self.restart_at: dict[str, float] = {}  # remote actor -> when to start it again
 
     def check(self) -> None:
         now = time.monotonic()
@@ -177,6 +186,29 @@ class ChildWatch:
                     "learner_restart", candidate=name, code=code, restart=count
                 )
             self.learners[name] = self.start_learner(state.spec)
+        self._check_remote_actors(now)
+
+    def _check_remote_actors(self, now: float) -> None:
+        for i, child in enumerate(self.remote_actors):
+            code = child.process.poll()
+            if code is None or code == EXIT_REJECTED:
+                continue
+            due = self.restart_at.get(child.name)
+            if due is None:
+                delay = self.backoff.get(child.name, REMOTE_RESTART_S)
+                self.backoff[child.name] = min(delay * 2, REMOTE_RESTART_MAX_S)
+                self.restart_at[child.name] = now + delay
+                assert child.host is not None
+                self.echo(
+                    f"{child.name} on {child.host.name} exited with status {code}: "
+                    f"starting it again in {delay:.0f} s"
+                )
+                self.supervisor.log.warning(
+                    "remote_actor_exit", actor=child.name, host=child.host.name, code=code
+                )
+            elif now >= due:
+                del self.restart_at[child.name]
+                self.remote_actors[i] = self.group.restart(child)
 
 
 def default_run_dir(config: RunConfig) -> Path:
