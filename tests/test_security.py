@@ -179,3 +179,18 @@ def test_actor_command_line_errors_are_one_line(tmp_path: Path) -> None:
         supersonic("actor", "--connect", "tcp://127.0.0.1:1", "--tasks", "chess", cwd=tmp_path),
         "unknown task(s) chess",
     )
+
+
+def test_a_fixed_port_that_is_taken_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "run.toml"
+        config.write_text(
+            f'[run]\ntask = "cartpole"\nport = {port}\nbaseline_random = false\n'
+            '[[candidates]]\nalgorithm = "ppo"\nstate_fn = "raw"\nreward_fn = "env"\n'
+        )
+        one_line_error(supersonic("launch", str(config), cwd=tmp_path), "cannot bind tcp://")

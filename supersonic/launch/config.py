@@ -41,6 +41,7 @@ class RunConfig:
     device: str = "cpu"
     baseline_random: bool = True
     bind_host: str = "127.0.0.1"
+    port: int = 0  # the supervisor's control port; 0: a free one (fix it for hand-started actors)
     keys: str = ""  # CurveZMQ key directory of the head (see supersonic.protocol.security)
     insecure: bool = False  # allow binding a non-loopback bind_host in the clear
     # [cluster]: hosts the launch starts actors (and learners) on over ssh (launch/cluster.py).
@@ -224,6 +225,7 @@ def validate(config: RunConfig, origin: str = "config") -> None:
         raise ConfigError(f"{origin}: {exc}") from None
     checks = [
         (config.actors >= 0, "actors must be >= 0 (0: only cluster or hand-started actors)"),
+        (0 <= config.port < 65536, "port must be 0 (any free one) or 1..65535"),
         (
             not config.keys or Path(config.keys).is_dir(),
             f"keys = {config.keys!r}: no such directory (supersonic keys generate DIR)",

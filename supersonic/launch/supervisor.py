@@ -139,8 +139,16 @@ class Supervisor:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
         self.security.server(sock)
+        port = port or config.port
         if port:
-            sock.bind(f"tcp://{host}:{port}")
+            try:
+                sock.bind(f"tcp://{host}:{port}")
+            except zmq.ZMQError as exc:
+                sock.close(linger=0)
+                if self.zap is not None:
+                    self.zap.stop()
+                self.ctx.term()
+                raise ValueError(f"cannot bind tcp://{host}:{port}: {exc}") from None
         else:
             port = sock.bind_to_random_port(f"tcp://{host}")
         self.endpoint = f"tcp://{host}:{port}"
