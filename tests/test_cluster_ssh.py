@@ -289,3 +289,32 @@ def test_a_crashed_remote_actor_comes_back_and_a_killed_launch_takes_every_remot
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+
+
+def test_ctrl_c_stops_every_process_here_and_on_the_host(sshd: Sshd, tmp_path: Path) -> None:
+    """Ctrl-C reaches the launch's foreground process group (not the ssh clients, which have
+    their own session): the launch stops everyone in order and exits 130."""
+    tag = f"lo{secrets.token_hex(4)}"
+    config = write_run(tmp_path, sshd, tag, steps=10**6)
+    run_dir = tmp_path / f"run-{tag}"
+    proc = launch(config, run_dir)
+    try:
+        deadline = time.monotonic() + 120
+        while '"event": "assign"' not in (
+            (run_dir / "events.jsonl").read_text() if (run_dir / "events.jsonl").exists() else ""
+        ):
+            assert time.monotonic() < deadline and proc.poll() is None, "no actor was assigned"
+            time.sleep(0.2)
+        assert processes_with(tag)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err[-3000:]
+        assert "interrupted: stopping every process" in err
+        wait_until_gone(tag, sshd, 20)
+        events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
+        byes = {e["peer"] for e in events if e["event"] == "peer_bye"}
+        assert {f"actor-{tag}-0", f"actor-{tag}-1"} <= byes  # they shut down cleanly
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()

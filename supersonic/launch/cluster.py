@@ -25,6 +25,8 @@ DEFAULT_SSH_OPTIONS = (
     "ServerAliveInterval=5",  # notice a dead link within ~15 s
     "-o",
     "ServerAliveCountMax=3",
+    "-o",
+    "ConnectTimeout=15",  # a host that is down fails its ssh command instead of hanging it
 )
 _HOST_KEYS = {
     "name",

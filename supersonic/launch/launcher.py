@@ -308,7 +308,8 @@ def launch(
     finally:
         group.stop()
         supervisor.close()
-    placements.fetch_policies(echo)
+    if not results.get("interrupted"):
+        placements.fetch_policies(echo)
     if not results.get("interrupted"):
         results["best_results"] = validate_best_results(config, paths, echo)
     if results.get("winner") and not results.get("interrupted"):

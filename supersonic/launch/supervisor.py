@@ -191,6 +191,7 @@ class Supervisor:
             candidates=[c.name for c in config.candidates],
             protocol_version=PROTOCOL_VERSION,
             curve=self.security.curve,
+            insecure=config.insecure and not self.security.curve,
             server_key=self.security.keys.public.decode() if self.security.keys else "",
         )
 
