@@ -204,7 +204,9 @@ def test_a_run_with_actors_on_two_boards_completes(scenario: Scenario) -> None:
         "ppo-b": "done",
     }
     joined = {e["peer"]: e for e in scenario.events if e["event"] == "peer_join"}
-    assert joined["actor-board1"]["label"] == "actor-board1-cpu"
+    assert joined["actor-board1"]["label"] == "actor-board1-cpu"  # its capabilities
+    assert joined["actor-board1"]["tasks"] == "cartpole"
+    assert joined["actor-board1"]["cores"] == os.cpu_count()
     assert "actor-board2" in joined
     start = next(e for e in scenario.events if e["event"] == "supervisor_start")
     assert start["curve"] is True

@@ -194,3 +194,34 @@ def test_a_fixed_port_that_is_taken_is_one_line(tmp_path: Path) -> None:
             '[[candidates]]\nalgorithm = "ppo"\nstate_fn = "raw"\nreward_fn = "env"\n'
         )
         one_line_error(supersonic("launch", str(config), cwd=tmp_path), "cannot bind tcp://")
+
+
+@pytest.mark.timeout(120)
+def test_an_actor_whose_security_does_not_match_the_supervisors_says_so_and_exits_3(
+    tmp_path: Path,
+) -> None:
+    """CURVE against a plain endpoint, or plain against a CURVE one: the handshake can never
+    succeed, so the actor prints one line and exits 3 instead of reconnecting forever."""
+    head = generate_keys(tmp_path / "head")
+    generate_keys(tmp_path / "board")
+    (tmp_path / "board" / "server.public").write_bytes(head.public + b"\n")
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        for server_curve, extra, message in (
+            (True, [], "requires CurveZMQ: start this process with --keys"),
+            (False, ["--keys", "board"], "does not use CurveZMQ"),
+        ):
+            router = ctx.socket(zmq.ROUTER)
+            if server_curve:
+                Security.from_dir(tmp_path / "head").server(router)
+            port = router.bind_to_random_port("tcp://127.0.0.1")
+            done = supersonic(
+                "actor", "--connect", f"tcp://127.0.0.1:{port}", "--log-file", "-", *extra,
+                cwd=tmp_path,
+            )  # fmt: skip
+            router.close(linger=0)
+            assert done.returncode == 3, done.stderr
+            errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+            assert len(errors) == 1 and message in errors[0], done.stderr
+    finally:
+        ctx.term()

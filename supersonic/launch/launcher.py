@@ -5,6 +5,10 @@ process's session and with a parent-death signal, so that nothing outlives the l
 end of the run, on Ctrl-C (SIGINT reaches the whole foreground group; each child shuts down
 cleanly) and on any failure, `ProcessGroup.stop` sends SIGTERM, waits, then SIGKILLs
 stragglers; if the launcher itself is killed, the kernel sends the children SIGTERM.
+
+With a `[cluster]` section some children are `ssh` clients running actors (and learners) on
+other hosts; they are stopped the same way, through the remote processes' lifelines (see
+launch/cluster.py), and the policies of remote learners are copied back for the export.
 """
 
 from __future__ import annotations

@@ -365,6 +365,8 @@ class Supervisor:
             host=hello.host,
             pid=hello.pid,
             label=hello.label,
+            cores=hello.cores,
+            tasks=",".join(hello.tasks),
             rejoin=known is not None,
         )
         if hello.role == "learner":

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
@@ -87,8 +88,9 @@ class ControlLink:
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         self.security.client(sock)
-        if self.security.curve:
-            self.monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        self.monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        )
         sock.connect(self.endpoint)
         self.channel = Channel(sock, self.ident, on_reject=self._bad_message, version=self.version)
         self.welcomed = False
@@ -128,21 +130,33 @@ class ControlLink:
         return out
 
     def _check_auth(self) -> None:
-        """A supervisor whose ZAP handler refused our key will never answer: say so (a fatal
-        refusal, like REJECT) instead of reconnecting forever."""
+        """A supervisor that refused our key, or that speaks another security mechanism (CURVE
+        vs none), will never answer: say so (a fatal refusal, like REJECT) instead of
+        reconnecting forever."""
         if self.monitor is None or not self.monitor.poll(0, zmq.POLLIN):
             return
-        self.monitor.recv_multipart()
-        self.rejected = (
-            f"{self.endpoint} refused this process's CurveZMQ key: add its id.public to the "
-            "head's authorized_keys (supersonic keys authorize), and check that server.public "
-            "is the head's id.public"
-        )
-        self.log.error("auth_failed", endpoint=self.endpoint)
+        event = parse_monitor_message(self.monitor.recv_multipart())
+        if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self.rejected = (
+                f"{self.endpoint} refused this process's CurveZMQ key: add its id.public to the "
+                "head's authorized_keys (supersonic keys authorize), and check that "
+                "server.public is the head's id.public"
+            )
+        elif event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+            self.rejected = (
+                f"{self.endpoint} does not use CurveZMQ: start this process without --keys"
+                if self.security.curve
+                else f"{self.endpoint} requires CurveZMQ: start this process with --keys DIR "
+                "(see docs/cluster.md)"
+            )
+        else:
+            return  # another protocol error (e.g. not a ZeroMQ peer): keep trying
+        self.log.error("auth_failed", endpoint=self.endpoint, reason=self.rejected)
 
     def _close_monitor(self) -> None:
-        if self.monitor is not None and self.channel is not None:
-            self.channel.socket.disable_monitor()
+        if self.monitor is not None:
+            if self.channel is not None:
+                self.channel.socket.disable_monitor()
             self.monitor.close(linger=0)
         self.monitor = None
 
