@@ -159,6 +159,12 @@ def test_bad_cluster_sections_are_refused_in_one_line(
 def test_a_run_with_keys_needs_each_hosts_key_directory(tmp_path: Path) -> None:
     from supersonic.launch.config import ConfigError, parse_config
 
+    missing = (
+        f'[run]\ntask = "cartpole"\nkeys = "{tmp_path / "nowhere"}"\n'
+        '[[candidates]]\nalgorithm = "ppo"\nstate_fn = "raw"\nreward_fn = "env"\n'
+    )
+    with pytest.raises(ConfigError, match="no such directory"):
+        parse_config(missing, "run.toml")
     generate_keys(tmp_path / "head")
     text = (
         f'[run]\ntask = "cartpole"\nkeys = "{tmp_path / "head"}"\n'
