@@ -150,7 +150,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
             server.wait()
 
 
-def write_run(tmp: Path, sshd: Sshd, tag: str, steps: int) -> Path:
+def write_run(tmp: Path, sshd: Sshd, tag: str, steps: int, dead_host: bool = False) -> Path:
     subprocess.run(
         [sys.executable, "-m", "supersonic", "keys", "generate", str(tmp / "keys")],
         check=True,
@@ -158,6 +158,18 @@ def write_run(tmp: Path, sshd: Sshd, tag: str, steps: int) -> Path:
     )
     user = os.environ.get("USER") or "root"
     cache = os.environ.get("SUPERSONIC_CACHE", "")
+    dead = (
+        f"""
+[[cluster.hosts]]
+name = "down{tag}"
+ssh = "{user}@127.0.0.1"
+port = {free_port()}
+python = "{sys.executable}"
+keys = "{tmp / "keys"}"
+"""
+        if dead_host
+        else ""
+    )
     config = tmp / "run.toml"
     config.write_text(
         f"""
@@ -189,6 +201,7 @@ keys = "{tmp / "keys"}"
 address = "127.0.0.1"
 label = "loopback-board"
 
+{dead}
 [[candidates]]
 name = "ppo"
 algorithm = "ppo"
@@ -224,11 +237,15 @@ def test_a_run_over_ssh_completes_forwards_output_and_leaves_no_process(
     sshd: Sshd, tmp_path: Path
 ) -> None:
     tag = f"lo{secrets.token_hex(4)}"
-    config = write_run(tmp_path, sshd, tag, steps=3000)
+    config = write_run(tmp_path, sshd, tag, steps=3000, dead_host=True)
     run_dir = tmp_path / f"run-{tag}"
     proc = launch(config, run_dir)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]
+    # A host that is down (nothing listens on its port) does not stop the run: its ssh command
+    # fails, the launch says why and keeps trying with backoff.
+    assert f"actor-down{tag}-0 on down{tag} exited with status 255" in err
+    assert "Connection refused" in err
     results = json.loads((run_dir / "results.json").read_text())
     assert results["candidates"][0]["phase"] == "done"
     assert (run_dir / "best" / "policy.npz").exists()  # fetched from the remote learner (scp)

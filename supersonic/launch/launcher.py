@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -204,8 +205,8 @@ class ChildWatch:
                 self.restart_at[child.name] = now + delay
                 assert child.host is not None
                 self.echo(
-                    f"{child.name} on {child.host.name} exited with status {code}: "
-                    f"starting it again in {delay:.0f} s"
+                    f"{child.name} on {child.host.name} exited with status {code} "
+                    f"({_last_line(child.log)}): starting it again in {delay:.0f} s"
                 )
                 self.supervisor.log.warning(
                     "remote_actor_exit", actor=child.name, host=child.host.name, code=code
@@ -213,6 +214,17 @@ class ChildWatch:
             elif now >= due:
                 del self.restart_at[child.name]
                 self.remote_actors[i] = self.group.restart(child)
+
+
+def _last_line(log: Path) -> str:
+    """The last line a child wrote (e.g. ssh's own error), for a one-line report."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, log.stat().st_size - 2000))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return f"see {log}"
+    return lines[-1][:200] if lines else f"no output, see {log}"
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -261,6 +273,8 @@ def launch(
 
     `resume`: continue the run in `run_dir` (its config, ledger and checkpoints)."""
     paths = RunPaths(run_dir)
+    if config.hosts and shutil.which("ssh") is None:
+        raise ConfigError("[cluster] needs the OpenSSH client: install openssh-client")
     check_programs(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
