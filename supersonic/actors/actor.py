@@ -13,6 +13,9 @@ segment cannot be sent, the actor stops stepping (bounded memory) and keeps hear
 it goes through. If the supervisor goes silent the actor reconnects with exponential backoff
 and carries on with its assignment meanwhile. SIGTERM/SIGINT flush the partial segment, say
 BYE and exit 0; a REJECT (e.g. another protocol version) is printed as one line, exit 3.
+
+With a key directory (`--keys`) all its sockets are CurveZMQ clients of the run's servers; a
+supervisor that refuses its key is reported like a REJECT (see supersonic.protocol.security).
 """
 
 from __future__ import annotations
