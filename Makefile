@@ -16,7 +16,7 @@ system-deps:
 $(STAMP): pyproject.toml scripts/install-compiler-gym.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[all,dev]"
 	bash scripts/install-compiler-gym.sh $(PY)
 	@touch $(STAMP)
 

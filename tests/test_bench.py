@@ -69,3 +69,14 @@ def test_search_efficiency_bench_quick_compares_three_strategies() -> None:
     assert result["bandit_env_steps"] < result["exhaustive_env_steps"]
     assert result["asha_winner"] and result["bandit_winner"]
     assert isinstance(result["met"], bool)
+
+
+def test_control_plane_bench_quick_registers_every_actor_and_answers_every_heartbeat() -> None:
+    result = run_quick("control_plane.py", timeout=120)
+    assert result["bench"] == "control_plane" and result["actors"] == 16
+    assert 0 < result["assign_all_s"] < 30  # every fake actor got its ASSIGN
+    assert result["register_all_s"] <= result["assign_all_s"]
+    assert result["heartbeats"] > 0 and result["heartbeat_unanswered"] == 0
+    assert 0 < result["heartbeat_rtt_median_ms"] <= result["heartbeat_rtt_p99_ms"]
+    assert 0 <= result["supervisor_cpu_share"] < 2
+    assert isinstance(result["met"], bool) and "target" in result

@@ -51,7 +51,7 @@ def test_candidate_names_default_from_their_parts() -> None:
         (config(hparams="{ lr = 5.0 }"), "lr"),
         (config(hparams="{ nope = 1 }"), "nope"),
         (config(run='task = "nope"'), "unknown task 'nope'"),
-        (config(run="actors = 0"), "actors must be >= 1"),
+        (config(run="actors = -1"), "actors must be >= 0"),  # 0: only cluster or hand-started
         (config(run="bogus = 1"), "unknown [run] key(s) bogus"),
         ("[run]\n", "no candidates: give [[candidates]] or a [space]"),
         ("not toml [", "not valid TOML"),

@@ -13,11 +13,15 @@ segment cannot be sent, the actor stops stepping (bounded memory) and keeps hear
 it goes through. If the supervisor goes silent the actor reconnects with exponential backoff
 and carries on with its assignment meanwhile. SIGTERM/SIGINT flush the partial segment, say
 BYE and exit 0; a REJECT (e.g. another protocol version) is printed as one line, exit 3.
+
+With a key directory (`--keys`) all its sockets are CurveZMQ clients of the run's servers; a
+supervisor that refuses its key is reported like a REJECT (see supersonic.protocol.security).
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import socket
 import sys
@@ -52,6 +56,7 @@ from supersonic.protocol.messages import (
     WeightsRequest,
 )
 from supersonic.protocol.peer import ControlLink
+from supersonic.protocol.security import Security
 from supersonic.protocol.transport import Channel
 
 PUSH_HWM = 2  # segments queued towards the learner before the actor pauses
@@ -76,6 +81,7 @@ class ActorOptions:
     # Send our events to the supervisor for the run's events.jsonl. Off only for the actors
     # `supersonic launch` starts itself: they append to that file directly.
     forward_events: bool = True
+    keys: Path | None = None  # CurveZMQ key directory (see supersonic.protocol.security)
 
 
 @dataclass
@@ -99,7 +105,13 @@ class _Segment:
 class _Work:
     """One assignment: the env, sockets and episode state for one candidate."""
 
-    def __init__(self, assign: Assign, ctx: zmq.Context[zmq.Socket[bytes]], ident: str) -> None:
+    def __init__(
+        self,
+        assign: Assign,
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        ident: str,
+        security: Security,
+    ) -> None:
         self.assign = assign
         self.spec: CandidateSpec = assign.candidate
         task = get_task(assign.task)
@@ -116,11 +128,13 @@ class _Work:
         push.setsockopt(zmq.SNDHWM, PUSH_HWM)
         push.setsockopt(zmq.SNDBUF, SOCKET_BUFFER_BYTES)
         push.setsockopt(zmq.LINGER, 2000)
+        security.client(push)
         push.connect(assign.transitions_endpoint)
         self.push = Channel(push, ident)
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt_string(zmq.SUBSCRIBE, self.spec.name)
+        security.client(sub)
         sub.connect(assign.weights_endpoint)
         self.sub = Channel(sub, ident, topic=True)
         self.rng = np.random.default_rng(assign.seed)
@@ -150,6 +164,7 @@ class Actor:
         buffer = logs.EventBuffer() if options.forward_events else None
         self.log = logs.configure("actor", self.ident, options.log_path, forward=buffer)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.security = Security.from_dir(options.keys)
         self.link = ControlLink(
             self.ctx,
             options.connect,
@@ -158,6 +173,7 @@ class Actor:
             self.log,
             version=options.protocol_version,
             reconnect_max_s=options.reconnect_max_s,
+            security=self.security,
         )
         self.forwarder = None if buffer is None else EventForwarder(buffer, self.link)
         self.work: _Work | None = None
@@ -246,14 +262,14 @@ class Actor:
                 self._on_control(message)
                 if self.stopping:
                     return
-            if self.link.rejected is not None:
-                print(
-                    f"error: the supervisor refused this actor: {self.link.rejected}",
-                    file=sys.stderr,
-                )
-                self.exit_code = EXIT_REJECTED
-                self.stopping = True
-                return
+        if self.link.rejected is not None:
+            print(
+                f"error: the supervisor refused this actor: {self.link.rejected}",
+                file=sys.stderr,
+            )
+            self.exit_code = EXIT_REJECTED
+            self.stopping = True
+            return
         w = self.work
         if w is not None and w.sub.socket in events:
             latest: Weights | None = None
@@ -280,7 +296,7 @@ class Actor:
         if self.work is not None:
             self._drop_work(f"reassigned to {assign.candidate.name}")
         try:
-            self.work = _Work(assign, self.ctx, self.ident)
+            self.work = _Work(assign, self.ctx, self.ident, self.security)
         except Exception as exc:  # a bad assignment must not kill the actor
             self.log.error("assign_failed", candidate=assign.candidate.name, error=str(exc))
             self.work = None
@@ -524,6 +540,18 @@ class _Rate:
             current = self._count / (now - self._since)
             self.value = current if self.value == 0 else 0.8 * self.value + 0.2 * current
             self._count, self._since = 0, now
+
+
+def machine_label() -> str:
+    """This machine's CPU model (Linux), else its architecture: the default target label."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def default_ident() -> str:

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -269,14 +269,32 @@ def baseline(
     help="Continue the run in this directory (after a crash or a kill): its config, ledger "
     "and checkpoints.",
 )
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="CurveZMQ key directory of the head (overrides [run] keys).",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow binding a non-loopback bind_host without keys (a network you trust).",
+)
 @_user_errors
-def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | None) -> None:
+def launch(
+    config_path: Path | None,
+    run_dir: Path | None,
+    resume_dir: Path | None,
+    keys_dir: Path | None,
+    insecure: bool,
+) -> None:
     """Run the architecture search: supervisor, learners for the candidates, N actors.
 
     Without CONFIG_PATH it runs the embedded default: the LLVM code-size task on the built-in
     training programs with three candidates, sized for a 2-core machine.
     """
-    from supersonic.launch.config import ConfigError, load_config
+    from supersonic.launch.config import ConfigError, load_config, validate
     from supersonic.launch.launcher import default_run_dir, load_run_config, results_table
     from supersonic.launch.launcher import launch as run_launch
 
@@ -288,6 +306,13 @@ def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | No
         else:
             config = load_config(config_path)
             target = run_dir or default_run_dir(config)
+        if keys_dir is not None or insecure:
+            config = replace(
+                config,
+                keys=str(keys_dir) if keys_dir is not None else config.keys,
+                insecure=insecure or config.insecure,
+            )
+            validate(config, "command line")
         results = run_launch(
             config,
             target,
@@ -303,8 +328,27 @@ def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | No
 
 @main.command()
 @click.option("--connect", required=True, help="The supervisor's endpoint, tcp://HOST:PORT.")
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CurveZMQ key directory: id.public, id.secret and the head's key as server.public "
+    "(see docs/cluster.md). Needed when the supervisor is not on loopback.",
+)
 @click.option("--ident", default="", help="A unique id (default: actor-HOST-PID).")
-@click.option("--label", default="", help="A free-form target label, e.g. the CPU model.")
+@click.option(
+    "--label", default=None, help="A free-form target label (default: this machine's CPU model)."
+)
+@click.option(
+    "--tasks",
+    "tasks_csv",
+    default="",
+    help="Comma-separated tasks this actor offers (default: every task it can import).",
+)
+@click.option(
+    "--cores", type=int, default=None, help="CPU cores it offers (default: this machine's)."
+)
 @click.option(
     "--log-file",
     default=None,
@@ -312,6 +356,7 @@ def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | No
     "~/.cache/supersonic/logs/IDENT.jsonl).",
 )
 @click.option("--protocol-version", type=int, default=None, hidden=True)
+@click.option("--lifeline", is_flag=True, hidden=True, help="Exit when stdin closes (over ssh).")
 @click.option(
     "--no-forward-events",
     is_flag=True,
@@ -319,19 +364,43 @@ def launch(config_path: Path | None, run_dir: Path | None, resume_dir: Path | No
     help="Do not send events to the supervisor (`launch` uses it for the actors it starts: "
     "they write the run's events.jsonl themselves).",
 )
+@_user_errors
 def actor(
     connect: str,
+    keys_dir: Path | None,
     ident: str,
-    label: str,
+    label: str | None,
+    tasks_csv: str,
+    cores: int | None,
     log_file: str | None,
     protocol_version: int | None,
+    lifeline: bool,
     no_forward_events: bool,
 ) -> None:
-    """Run one actor that connects to a supervisor and works for it."""
-    from supersonic.actors.actor import ActorOptions, default_ident, run_actor
+    """Run one actor that connects to a supervisor and works for it.
+
+    Started by hand (or by a board's service manager) it registers its capabilities, is
+    assigned work like any other actor and reconnects with backoff when the supervisor goes
+    away.
+    """
+    from supersonic.actors.actor import ActorOptions, default_ident, machine_label, run_actor
+    from supersonic.envs import task_names
     from supersonic.paths import cache_dir
     from supersonic.protocol.messages import PROTOCOL_VERSION
+    from supersonic.protocol.security import Security
 
+    if not connect.startswith("tcp://") or ":" not in connect[len("tcp://") :]:
+        raise ValueError(f"--connect takes tcp://HOST:PORT, got {connect!r}")
+    if cores is not None and cores < 1:
+        raise ValueError(f"--cores must be >= 1, got {cores}")
+    tasks = tuple(t.strip() for t in tasks_csv.split(",") if t.strip())
+    unknown = [t for t in tasks if t not in task_names() and ":" not in t]
+    if unknown:
+        raise ValueError(
+            f"--tasks: unknown task(s) {', '.join(unknown)}; known: {', '.join(task_names())}"
+        )
+    if keys_dir is not None:
+        Security.from_dir(keys_dir)  # a missing or malformed key file: one line, now
     ident = ident or default_ident()
     # stderr stays for the user (one-line errors); the event log goes to a file by default.
     if log_file == "-":
@@ -340,13 +409,19 @@ def actor(
         log_path = Path(log_file)
     else:
         log_path = cache_dir() / "logs" / f"{ident}.jsonl"
+    if lifeline:
+        from supersonic.lifeline import watch_stdin
+
+        watch_stdin()
     options = ActorOptions(
         connect=connect,
         ident=ident,
-        label=label,
+        label=machine_label() if label is None else label,
+        tasks=tasks,
         log_path=log_path,
-        cores=os.cpu_count() or 1,
+        cores=cores or os.cpu_count() or 1,
         protocol_version=protocol_version or PROTOCOL_VERSION,
+        keys=keys_dir,
         forward_events=not no_forward_events,
     )
     sys.exit(run_actor(options))
@@ -358,19 +433,28 @@ def actor(
 @click.option("--candidate", "candidate_json", required=True, help="The CandidateSpec as JSON.")
 @click.option("--device", default="cpu")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None)
-@click.option("--log-file", type=click.Path(path_type=Path), default=None)
+@click.option("--log-file", default=None, help="JSON event lines ('-' or none: stderr).")
+@click.option("--bind-host", default="127.0.0.1", help="Where to bind transitions and weights.")
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None)
+@click.option("--insecure", is_flag=True)
+@click.option("--lifeline", is_flag=True, help="Exit when stdin closes (over ssh).")
 @click.option(
     "--no-forward-events",
     is_flag=True,
     help="Do not send events to the supervisor (`launch` writes the run's events.jsonl itself).",
 )
+@_user_errors
 def learner(
     connect: str,
     task: str,
     candidate_json: str,
     device: str,
     checkpoint_dir: Path | None,
-    log_file: Path | None,
+    log_file: str | None,
+    bind_host: str,
+    keys_dir: Path | None,
+    insecure: bool,
+    lifeline: bool,
     no_forward_events: bool,
 ) -> None:
     """Run the learner of one candidate (started by `supersonic launch`)."""
@@ -378,6 +462,10 @@ def learner(
     from supersonic.protocol.messages import CandidateSpec
 
     spec = CandidateSpec(**json.loads(candidate_json))
+    if lifeline:
+        from supersonic.lifeline import watch_stdin
+
+        watch_stdin()
     sys.exit(
         run_learner(
             LearnerOptions(
@@ -386,11 +474,50 @@ def learner(
                 candidate=spec,
                 checkpoint_dir=checkpoint_dir,
                 device=device,
-                log_path=log_file,
+                log_path=None if log_file in (None, "-") else Path(str(log_file)),
+                bind_host=bind_host,
+                keys=keys_dir,
+                insecure=insecure,
                 forward_events=not no_forward_events,
             )
         )
     )
+
+
+@main.group()
+def keys() -> None:
+    """CurveZMQ keys for endpoints off loopback (see docs/cluster.md)."""
+
+
+@keys.command("generate")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_user_errors
+def keys_generate(directory: Path) -> None:
+    """Make a key pair in DIRECTORY: id.public (share it) and id.secret (mode 600)."""
+    from supersonic.protocol.security import PUBLIC_FILE, SECRET_FILE, generate_keys
+
+    pair = generate_keys(directory)
+    click.echo(f"public key {pair.public.decode()}")
+    click.echo(
+        f"wrote {directory / PUBLIC_FILE} and {directory / SECRET_FILE} (secret: keep it there)"
+    )
+
+
+@keys.command("authorize")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("public_key")
+@click.option("--name", default="", help="A name for the key (e.g. the board's).")
+@_user_errors
+def keys_authorize(directory: Path, public_key: str, name: str) -> None:
+    """Allow a client: add PUBLIC_KEY (the key, or a file holding it, e.g. a board's
+    id.public) to DIRECTORY/authorized_keys."""
+    from supersonic.protocol.security import ALLOW_FILE, authorize_key, load_key_pair
+
+    load_key_pair(directory)  # the server's own directory, with its pair
+    path = Path(public_key)
+    key = path.read_bytes().strip() if path.is_file() else public_key.encode()
+    authorize_key(directory, key, name or (path.parent.name if path.is_file() else ""))
+    click.echo(f"added to {directory / ALLOW_FILE}")
 
 
 @main.command()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
+from supersonic.launch.cluster import ClusterError, HostConfig, parse_hosts
 from supersonic.launch.space import expand_space, replicate
 from supersonic.protocol.messages import CandidateSpec
 
@@ -40,6 +41,12 @@ class RunConfig:
     device: str = "cpu"
     baseline_random: bool = True
     bind_host: str = "127.0.0.1"
+    port: int = 0  # the supervisor's control port; 0: a free one (fix it for hand-started actors)
+    keys: str = ""  # CurveZMQ key directory of the head (see supersonic.protocol.security)
+    insecure: bool = False  # allow binding a non-loopback bind_host in the clear
+    # [cluster]: hosts the launch starts actors (and learners) on over ssh (launch/cluster.py).
+    hosts: tuple[HostConfig, ...] = ()
+    ssh_options: tuple[str, ...] = ()  # added to every ssh command
     # [search]: how the budget is spread over candidates (see launch/strategies.py).
     strategy: str = "exhaustive"  # asha | bandit | exhaustive
     min_budget: int = 0  # env steps at the first rung (ASHA) / per slice (bandit); 0: max / eta^2
@@ -54,6 +61,15 @@ class RunConfig:
         return self.steps_per_candidate
 
     @property
+    def total_actors(self) -> int:
+        """Actors the launch starts: local ones plus those of the cluster hosts."""
+        return self.actors + sum(h.actors for h in self.hosts)
+
+    @property
+    def learner_hosts(self) -> tuple[HostConfig, ...]:
+        return tuple(h for h in self.hosts if "learner" in h.roles)
+
+    @property
     def first_budget(self) -> int:
         """The first rung's (or slice's) budget."""
         return self.min_budget or max(1, self.steps_per_candidate // self.reduction_factor**2)
@@ -61,6 +77,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["candidates"] = [asdict(c) for c in self.candidates]
+        data["hosts"] = [asdict(h) for h in self.hosts]
         return data
 
 
@@ -102,7 +119,12 @@ _SEARCH_KEYS = {
     "concurrent",
     "seeds",
 }
-_RUN_KEYS = {f for f in RunConfig.__dataclass_fields__ if f not in ("candidates",)} - _SEARCH_KEYS
+_CLUSTER_KEYS = {"hosts", "ssh_options"}
+_RUN_KEYS = (
+    {f for f in RunConfig.__dataclass_fields__ if f not in ("candidates",)}
+    - _SEARCH_KEYS
+    - _CLUSTER_KEYS
+)
 STRATEGIES = ("asha", "bandit", "exhaustive")
 _CANDIDATE_KEYS = {"name", "algorithm", "state_fn", "reward_fn", "hyperparameters", "seed"}
 
@@ -125,9 +147,20 @@ def parse_config(text: str, origin: str) -> RunConfig:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
     run = data.get("run", {})
     search = data.get("search", {})
-    _refuse_unknown(origin, "table(s)", set(data), {"run", "search", "space", "candidates"})
+    cluster = data.get("cluster", {})
+    _refuse_unknown(
+        origin, "table(s)", set(data), {"run", "search", "space", "candidates", "cluster"}
+    )
     _refuse_unknown(origin, "[run] key(s)", set(run), _RUN_KEYS)
     _refuse_unknown(origin, "[search] key(s)", set(search), _SEARCH_KEYS)
+    _refuse_unknown(origin, "[cluster] key(s)", set(cluster), _CLUSTER_KEYS)
+    try:
+        hosts = parse_hosts(cluster.get("hosts", []), origin)
+    except ClusterError as exc:
+        raise ConfigError(str(exc)) from None
+    ssh_options = cluster.get("ssh_options", [])
+    if not isinstance(ssh_options, list) or not all(isinstance(o, str) for o in ssh_options):
+        raise ConfigError(f"{origin}: [cluster] ssh_options must be a list of strings")
     base_seed = int(run.get("seed", 0))
     raw_candidates = data.get("candidates", [])
     explicit = [_candidate(c, i, base_seed, origin) for i, c in enumerate(raw_candidates)]
@@ -148,7 +181,9 @@ def parse_config(text: str, origin: str) -> RunConfig:
         with contextlib.suppress(ValueError):  # an unknown task is reported by validate()
             run["episode_length"] = get_task(str(run["task"])).episode_length or 30
     try:
-        config = RunConfig(candidates=candidates, **run)
+        config = RunConfig(
+            candidates=candidates, hosts=hosts, ssh_options=tuple(ssh_options), **run
+        )
     except TypeError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     validate(config, origin)
@@ -189,7 +224,17 @@ def validate(config: RunConfig, origin: str = "config") -> None:
     except ValueError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     checks = [
-        (config.actors >= 1, "actors must be >= 1"),
+        (config.actors >= 0, "actors must be >= 0 (0: only cluster or hand-started actors)"),
+        (0 <= config.port < 65536, "port must be 0 (any free one) or 1..65535"),
+        (
+            not config.keys or Path(config.keys).is_dir(),
+            f"keys = {config.keys!r}: no such directory (supersonic keys generate DIR)",
+        ),
+        (
+            not config.keys or all(h.keys for h in config.hosts),
+            "the run uses CurveZMQ keys: give every cluster host its remote key directory "
+            "(keys = ...)",
+        ),
         (
             config.strategy in STRATEGIES,
             f"unknown strategy {config.strategy!r}; choose one of {', '.join(STRATEGIES)}",

@@ -5,15 +5,22 @@ process's session and with a parent-death signal, so that nothing outlives the l
 end of the run, on Ctrl-C (SIGINT reaches the whole foreground group; each child shuts down
 cleanly) and on any failure, `ProcessGroup.stop` sends SIGTERM, waits, then SIGKILLs
 stragglers; if the launcher itself is killed, the kernel sends the children SIGTERM.
+
+With a `[cluster]` section some children are `ssh` clients running actors (and learners) on
+other hosts; they are stopped the same way, through the remote processes' lifelines (see
+launch/cluster.py), and the policies of remote learners are copied back for the export.
 """
 
 from __future__ import annotations
 
 import ctypes
+import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
+from supersonic.launch.cluster import HostConfig, host_from_dict, ssh_argv, tar_argv
 from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
 from supersonic.launch.supervisor import Supervisor, policy_path
@@ -44,52 +52,75 @@ class Child:
     argv: list[str]
     process: subprocess.Popen[bytes]
     log: Path
+    host: HostConfig | None = None  # None: a process of this machine; else started over ssh
 
 
 class ProcessGroup:
-    """Child processes started by this launch, stopped together."""
+    """Child processes started by this launch, here or over ssh, stopped together.
 
-    def __init__(self, log_dir: Path) -> None:
+    A remote child is the local `ssh` client; its stdin is a pipe this group holds open, which
+    is the remote process's lifeline (see launch/cluster.py): closing it stops the remote
+    process cleanly, and if this launch dies the pipe closes by itself. Its output (the remote
+    process's stdout and stderr, and ssh's own errors) goes to `logs/NAME.out` like a local
+    child's.
+    """
+
+    def __init__(self, log_dir: Path, ssh_options: tuple[str, ...] = ()) -> None:
         self.log_dir = log_dir
+        self.ssh_options = ssh_options
         self.children: list[Child] = []
 
-    def start(self, name: str, args: list[str]) -> Child:
+    def start(self, name: str, args: list[str], host: HostConfig | None = None) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.out"
-        argv = [sys.executable, "-m", "supersonic", *args]
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
-        child = Child(name, argv, process, log)
+        if host is None:
+            argv = [sys.executable, "-m", "supersonic", *args]
+        else:
+            argv = ssh_argv(host, self.ssh_options, [*args, "--lifeline"])
+        child = Child(name, argv, self._spawn(argv, log, host is not None), log, host)
         self.children.append(child)
         return child
 
-    def restart(self, child: Child) -> Child:
-        """Start `child`'s command again (same name and log); returns the new child."""
-        with child.log.open("ab") as out:
-            process = subprocess.Popen(
-                child.argv,
+    @staticmethod
+    def _spawn(argv: list[str], log: Path, remote: bool) -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if remote else subprocess.DEVNULL,
                 preexec_fn=_die_with_parent,
+                # ssh clients stay out of the terminal's process group: Ctrl-C must not cut a
+                # remote process's link before it has shut down (stop() closes it in order).
+                start_new_session=remote,
             )
-        return Child(child.name, child.argv, process, child.log)
+
+    def restart(self, child: Child) -> Child:
+        """Start `child`'s command again (same name and log); returns the new child."""
+        again = Child(
+            child.name,
+            child.argv,
+            self._spawn(child.argv, child.log, child.host is not None),
+            child.log,
+            child.host,
+        )
+        self.children.append(again)
+        return again
 
     def stop(self, grace_s: float = 5.0, timeout_s: float = 15.0) -> None:
-        """Give children `grace_s` to exit by themselves (they were sent STOP), then SIGTERM,
-        then SIGKILL whatever is left after `timeout_s`."""
+        """Give children `grace_s` to exit by themselves (they were sent STOP), then stop the
+        rest (local: SIGTERM; remote: close their lifeline), then SIGKILL whatever is left
+        after `timeout_s`."""
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and any(c.process.poll() is None for c in self.children):
             time.sleep(0.05)
         for child in self.children:
-            if child.process.poll() is None:
+            if child.process.poll() is not None:
+                continue
+            if child.host is None:
                 child.process.send_signal(signal.SIGTERM)
+            elif child.process.stdin is not None:
+                child.process.stdin.close()
         deadline = time.monotonic() + timeout_s
         for child in self.children:
             try:
@@ -97,12 +128,17 @@ class ProcessGroup:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+            if child.process.stdin is not None and not child.process.stdin.closed:
+                child.process.stdin.close()
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.process.pid for c in self.children}
 
 
 MAX_LEARNER_RESTARTS = 3
+REMOTE_RESTART_S = 2.0
+REMOTE_RESTART_MAX_S = 60.0
+EXIT_REJECTED = 3  # a peer the supervisor refused: starting it again would not help
 
 
 class ChildWatch:
@@ -111,20 +147,26 @@ class ChildWatch:
     resumes from its checkpoint), and stops by itself on the supervisor's STOP. A learner that
     exits with an error while wanted is restarted; after MAX_LEARNER_RESTARTS the candidate is
     failed so the run can finish. Actors are interchangeable: one that dies is simply declared
-    dead by the supervisor."""
+    dead by the supervisor. An actor started over ssh whose ssh command ends while the run goes
+    on (the host rebooted, its link broke, the remote process crashed) is started again after a
+    backoff (REMOTE_RESTART_S doubling to REMOTE_RESTART_MAX_S), unless it was refused (status
+    3): a board that comes back gets its actors back."""
 
     def __init__(
         self,
         group: ProcessGroup,
         supervisor: Supervisor,
         echo: Callable[[str], None],
-        learner_args: Callable[[CandidateSpec], list[str]],
+        start_learner: Callable[[CandidateSpec], Child],
     ) -> None:
         self.group, self.supervisor, self.echo = group, supervisor, echo
-        self.learner_args = learner_args
+        self.start_learner = start_learner
         self.restarts: dict[str, int] = {}
         self.learners: dict[str, Child] = {}
         self.next_check = 0.0
+        self.remote_actors = [c for c in group.children if c.host is not None]
+        self.backoff: dict[str, float] = {}  # remote actor -> current backoff
+        self.restart_at: dict[str, float] = {}  # remote actor -> when to start it again
 
     def check(self) -> None:
         now = time.monotonic()
@@ -149,7 +191,41 @@ class ChildWatch:
                 self.supervisor.log.warning(
                     "learner_restart", candidate=name, code=code, restart=count
                 )
-            self.learners[name] = self.group.start(f"learner-{name}", self.learner_args(state.spec))
+            self.learners[name] = self.start_learner(state.spec)
+        self._check_remote_actors(now)
+
+    def _check_remote_actors(self, now: float) -> None:
+        for i, child in enumerate(self.remote_actors):
+            code = child.process.poll()
+            if code is None or code == EXIT_REJECTED:
+                continue
+            due = self.restart_at.get(child.name)
+            if due is None:
+                delay = self.backoff.get(child.name, REMOTE_RESTART_S)
+                self.backoff[child.name] = min(delay * 2, REMOTE_RESTART_MAX_S)
+                self.restart_at[child.name] = now + delay
+                assert child.host is not None
+                self.echo(
+                    f"{child.name} on {child.host.name} exited with status {code} "
+                    f"({_last_line(child.log)}): starting it again in {delay:.0f} s"
+                )
+                self.supervisor.log.warning(
+                    "remote_actor_exit", actor=child.name, host=child.host.name, code=code
+                )
+            elif now >= due:
+                del self.restart_at[child.name]
+                self.remote_actors[i] = self.group.restart(child)
+
+
+def _last_line(log: Path) -> str:
+    """The last line a child wrote (e.g. ssh's own error), for a one-line report."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, log.stat().st_size - 2000))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return f"see {log}"
+    return lines[-1][:200] if lines else f"no output, see {log}"
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -167,6 +243,8 @@ def load_run_config(run_dir: Path) -> RunConfig:
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     data["candidates"] = tuple(CandidateSpec(**c) for c in data["candidates"])
+    data["hosts"] = tuple(host_from_dict(h) for h in data.get("hosts", []))
+    data["ssh_options"] = tuple(data.get("ssh_options", []))
     config = RunConfig(**data)
     validate(config, str(path))
     return config
@@ -196,59 +274,52 @@ def launch(
 
     `resume`: continue the run in `run_dir` (its config, ledger and checkpoints)."""
     paths = RunPaths(run_dir)
+    if config.hosts and shutil.which("ssh") is None:
+        raise ConfigError("[cluster] needs the OpenSSH client: install openssh-client")
     check_programs(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         paths.config.write_text(json.dumps(config.to_dict(), indent=2))
     supervisor = Supervisor(config, paths, resume=resume)
     (run_dir / "endpoint").write_text(supervisor.endpoint + "\n")
-    group = ProcessGroup(paths.logs)
+    group = ProcessGroup(paths.logs, config.ssh_options)
+    placements = LearnerPlacement(config, paths, supervisor.endpoint)
 
-    def learner_args(spec: CandidateSpec) -> list[str]:
-        return [
-            "learner",
-            "--connect",
-            supervisor.endpoint,
-            "--task",
-            config.task,
-            "--candidate",
-            json.dumps(asdict(spec)),
-            "--device",
-            config.device,
-            "--checkpoint-dir",
-            str(paths.checkpoints / spec.name),
-            "--log-file",
-            str(paths.events),  # the run's one events.jsonl (docs/events.md)
-            "--no-forward-events",
-        ]
+    def start_learner(spec: CandidateSpec) -> Child:
+        host = placements.host_for(spec.name)
+        return group.start(f"learner-{spec.name}", placements.args(spec, host), host)
 
     try:
         for i in range(config.actors):
             group.start(
                 f"actor-{i}",
                 [
-                    "actor",
-                    "--connect",
-                    supervisor.endpoint,
-                    "--ident",
-                    f"actor-{i}",
+                    *actor_args(config, supervisor.endpoint, f"actor-{i}", None),
                     "--log-file",
                     str(paths.events),
                     "--no-forward-events",  # it writes the run's events.jsonl itself
                 ],
             )
+        for host in config.hosts:
+            for i in range(host.actors):
+                ident = f"actor-{host.name}-{i}"
+                # The event log goes to stderr, which ssh forwards into logs/IDENT.out.
+                args = [*actor_args(config, supervisor.endpoint, ident, host), "--log-file", "-"]
+                group.start(ident, args, host)
         (run_dir / "processes.json").write_text(json.dumps(group.pids(), indent=2))
+        remote = sum(h.actors for h in config.hosts)
         echo(
             f"run {run_dir}{' (resumed)' if resume else ''}: supervisor at "
             f"{supervisor.endpoint}, {len(config.candidates)} candidates "
             f"({supervisor.strategy.describe()}), {config.actors} actors"
+            + (f" + {remote} on {len(config.hosts)} hosts" if config.hosts else "")
         )
         started = time.monotonic()
         bar = ProgressBar(
             supervisor.strategy.expected_env_steps() * config.seeds, "env steps (estimate)"
         )
         say = bar.above(echo)
-        watch = ChildWatch(group, supervisor, say, learner_args)
+        watch = ChildWatch(group, supervisor, say, start_learner)
 
         def tick() -> None:
             watch.check()
@@ -269,6 +340,8 @@ def launch(
         group.stop()
         supervisor.close()
     if not results.get("interrupted"):
+        placements.fetch_policies(echo)
+    if not results.get("interrupted"):
         results["best_results"] = validate_best_results(config, paths, echo)
     if results.get("winner") and not results.get("interrupted"):
         results["exported"] = export_winner(config, paths, results, echo)
@@ -285,6 +358,91 @@ def launch(
             )
     paths.results.write_text(json.dumps(results, indent=2))
     return results
+
+
+def actor_args(config: RunConfig, endpoint: str, ident: str, host: HostConfig | None) -> list[str]:
+    """`supersonic actor ...` for an actor the launch starts here (`host` None) or on a host."""
+    args = ["actor", "--connect", endpoint, "--ident", ident]
+    keys = config.keys if host is None else host.keys
+    if keys:
+        args += ["--keys", keys]
+    if host is not None and host.label:
+        args += ["--label", host.label]
+    return args
+
+
+class LearnerPlacement:
+    """Where each candidate's learner runs: here, or on the cluster's learner hosts (round
+    robin in candidate order), and the command line it gets there."""
+
+    def __init__(self, config: RunConfig, paths: RunPaths, endpoint: str) -> None:
+        self.config, self.paths, self.endpoint = config, paths, endpoint
+        hosts = config.learner_hosts
+        self.hosts: dict[str, HostConfig | None] = {
+            c.name: hosts[i % len(hosts)] if hosts else None
+            for i, c in enumerate(config.candidates)
+        }
+
+    def host_for(self, candidate: str) -> HostConfig | None:
+        return self.hosts[candidate]
+
+    def remote_dir(self) -> str:
+        """A remote learner's run directory, relative to its host's workdir."""
+        return f"supersonic-runs/{self.paths.root.resolve().name}"
+
+    def args(self, spec: CandidateSpec, host: HostConfig | None) -> list[str]:
+        config = self.config
+        if host is None:
+            checkpoints = str(self.paths.checkpoints / spec.name)
+            log_file = str(self.paths.events)  # the run's one events.jsonl (docs/events.md)
+            bind, keys = config.bind_host, config.keys
+        else:
+            # Its events go to stderr (ssh brings them into logs/NAME.out) and, forwarded, to
+            # the supervisor, which writes them into events.jsonl.
+            checkpoints = f"{self.remote_dir()}/checkpoints/{spec.name}"
+            log_file, bind, keys = "-", host.reach, host.keys
+        args = [
+            "learner",
+            "--connect",
+            self.endpoint,
+            "--task",
+            config.task,
+            "--candidate",
+            json.dumps(asdict(spec)),
+            "--device",
+            config.device,
+            "--checkpoint-dir",
+            checkpoints,
+            "--log-file",
+            log_file,
+            "--bind-host",
+            bind,
+        ]
+        if host is None:
+            args.append("--no-forward-events")  # it writes the run's events.jsonl itself
+        if keys:
+            args += ["--keys", keys]
+        if config.insecure:
+            args.append("--insecure")
+        return args
+
+    def fetch_policies(self, echo: Callable[[str], None]) -> None:
+        """Copy the scored policies of remote learners into RUN_DIR (a tar stream over ssh),
+        for the export."""
+        for name, host in self.hosts.items():
+            if host is None:
+                continue
+            local = self.paths.checkpoints / name
+            local.mkdir(parents=True, exist_ok=True)
+            remote = f"{self.remote_dir()}/checkpoints/{name}/policies"
+            argv = tar_argv(host, self.config.ssh_options, remote)
+            done = subprocess.run(argv, capture_output=True, timeout=300)
+            if done.returncode != 0:  # a candidate that never scored has none: not an error
+                reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                echo(f"no policies copied from {host.name} for {name}: {' '.join(reason)}")
+                continue
+            with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+                tar.extractall(local, filter="data")  # plain files under `local` only
 
 
 def validate_best_results(

@@ -49,6 +49,7 @@ from supersonic.protocol.messages import (
     WeightsRequest,
     Welcome,
 )
+from supersonic.protocol.security import Security, check_bind, start_zap
 from supersonic.protocol.transport import Channel, Received, VersionMismatch
 
 EVAL_TIMEOUT_S = 600.0
@@ -137,12 +138,24 @@ class Supervisor:
         self.log = logs.configure("supervisor", "supervisor", paths.events)
         self.forwarded = logs.EventWriter(paths.events)  # remote actors' events (EVENTS, LOG)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        host = config.bind_host
+        self.security = Security.from_dir(Path(config.keys) if config.keys else None)
+        check_bind(host, self.security, config.insecure)
+        self.zap = start_zap(self.ctx, self.security, self.log)
         sock = self.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
-        host = config.bind_host
+        self.security.server(sock)
+        port = port or config.port
         if port:
-            sock.bind(f"tcp://{host}:{port}")
+            try:
+                sock.bind(f"tcp://{host}:{port}")
+            except zmq.ZMQError as exc:
+                sock.close(linger=0)
+                if self.zap is not None:
+                    self.zap.stop()
+                self.ctx.term()
+                raise ValueError(f"cannot bind tcp://{host}:{port}: {exc}") from None
         else:
             port = sock.bind_to_random_port(f"tcp://{host}")
         self.endpoint = f"tcp://{host}:{port}"
@@ -154,7 +167,7 @@ class Supervisor:
         self.groups: dict[str, list[str]] = {}
         for name, state in self.candidates.items():
             self.groups.setdefault(state.group, []).append(name)
-        self.slots = config.concurrent or max(1, config.actors // config.seeds)
+        self.slots = config.concurrent or max(1, config.total_actors // config.seeds)
         self.strategy: Strategy = make_strategy(
             config.strategy,
             list(self.groups),
@@ -184,6 +197,9 @@ class Supervisor:
             run_id=self.run_id,
             candidates=[c.name for c in config.candidates],
             protocol_version=PROTOCOL_VERSION,
+            curve=self.security.curve,
+            insecure=config.insecure and not self.security.curve,
+            server_key=self.security.keys.public.decode() if self.security.keys else "",
         )
         self.log.info(
             "run_plan",
@@ -462,6 +478,8 @@ class Supervisor:
             host=hello.host,
             pid=hello.pid,
             label=hello.label,
+            cores=hello.cores,
+            tasks=",".join(hello.tasks),
             rejoin=known is not None,
         )
         if hello.role == "learner":
@@ -901,6 +919,8 @@ class Supervisor:
 
     def close(self) -> None:
         self.control.socket.close(linger=0)
+        if self.zap is not None:
+            self.zap.stop()
         self.ctx.term()
         self.ledger.close()
         self.forwarded.close()

@@ -49,6 +49,7 @@ from supersonic.protocol.messages import (
 )
 from supersonic.protocol.peer import ControlLink
 from supersonic.protocol.policy_file import save_policy_file
+from supersonic.protocol.security import Security, check_bind, start_zap
 from supersonic.protocol.transport import Channel
 
 PULL_HWM = 4  # per connected actor (see the actor's SOCKET_BUFFER_BYTES)
@@ -69,6 +70,8 @@ class LearnerOptions:
     device: str = "cpu"
     log_path: Path | None = None
     bind_host: str = "127.0.0.1"
+    keys: Path | None = None  # CurveZMQ key directory (see supersonic.protocol.security)
+    insecure: bool = False  # allow binding a non-loopback address in the clear
     republish_s: float = 1.0
     checkpoint_every: int = 5  # updates
     # Send our events to the supervisor (EVENTS); off for the learners `supersonic launch`
@@ -98,7 +101,11 @@ class Learner:
             vocab=state_fn.vocab,
         )
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        security = Security.from_dir(options.keys)
+        check_bind(options.bind_host, security, options.insecure)
+        self.zap = start_zap(self.ctx, security, self.log)
         pull = self.ctx.socket(zmq.PULL)
+        security.server(pull)
         pull.setsockopt(zmq.RCVHWM, PULL_HWM)
         pull.setsockopt(zmq.RCVBUF, SOCKET_BUFFER_BYTES)
         pull.setsockopt(zmq.LINGER, 0)
@@ -106,9 +113,12 @@ class Learner:
         self.pull = Channel(pull, self.ident, on_reject=self._bad_message)
         pub = self.ctx.socket(zmq.PUB)
         pub.setsockopt(zmq.LINGER, 0)
+        security.server(pub)
         self.weights_endpoint = _bind(pub, options.bind_host)
         self.pub = Channel(pub, self.ident, topic=True)
-        self.link = ControlLink(self.ctx, options.connect, self.ident, self._hello, self.log)
+        self.link = ControlLink(
+            self.ctx, options.connect, self.ident, self._hello, self.log, security=security
+        )
         self.forwarder = None if buffer is None else EventForwarder(buffer, self.link)
         self.stopping = False
         self.exit_code = 0
@@ -398,6 +408,8 @@ class Learner:
         self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.pull.socket.close()
         self.pub.socket.close()
+        if self.zap is not None:
+            self.zap.stop()
         self.ctx.term()
         self.log.info(
             "learner_exit",

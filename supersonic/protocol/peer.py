@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
@@ -32,6 +33,7 @@ from supersonic.protocol.messages import (
     Reject,
     Welcome,
 )
+from supersonic.protocol.security import Security
 from supersonic.protocol.transport import Channel
 
 INITIAL_BACKOFF_S = 0.5
@@ -50,11 +52,14 @@ class ControlLink:
         *,
         version: int = PROTOCOL_VERSION,
         reconnect_max_s: float = 10.0,
+        security: Security | None = None,
     ) -> None:
         self.ctx, self.endpoint, self.ident = ctx, endpoint, ident
+        self.security = security or Security()
         self.hello, self.log, self.version = hello, log, version
         self.reconnect_max_s = reconnect_max_s
         self.channel: Channel | None = None
+        self.monitor: zmq.Socket[bytes] | None = None  # CURVE: tells us our key was refused
         self.heartbeat_interval = 1.0
         self.heartbeat_timeout = 6.0
         self.backoff = INITIAL_BACKOFF_S
@@ -77,10 +82,15 @@ class ControlLink:
             self._connect()
 
     def _connect(self) -> None:
+        self._close_monitor()
         if self.channel is not None:
             self.channel.socket.close(linger=0)
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        self.security.client(sock)
+        self.monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        )
         sock.connect(self.endpoint)
         self.channel = Channel(sock, self.ident, on_reject=self._bad_message, version=self.version)
         self.welcomed = False
@@ -119,9 +129,43 @@ class ControlLink:
                 out.append(msg)
         return out
 
+    def _check_auth(self) -> None:
+        """A supervisor that refused our key, or that speaks another security mechanism (CURVE
+        vs none), will never answer: say so (a fatal refusal, like REJECT) instead of
+        reconnecting forever."""
+        if self.monitor is None or not self.monitor.poll(0, zmq.POLLIN):
+            return
+        event = parse_monitor_message(self.monitor.recv_multipart())
+        if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self.rejected = (
+                f"{self.endpoint} refused this process's CurveZMQ key: add its id.public to the "
+                "head's authorized_keys (supersonic keys authorize), and check that "
+                "server.public is the head's id.public"
+            )
+        elif event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+            self.rejected = (
+                f"{self.endpoint} does not use CurveZMQ: start this process without --keys"
+                if self.security.curve
+                else f"{self.endpoint} requires CurveZMQ: start this process with --keys DIR "
+                "(see docs/cluster.md)"
+            )
+        else:
+            return  # another protocol error (e.g. not a ZeroMQ peer): keep trying
+        self.log.error("auth_failed", endpoint=self.endpoint, reason=self.rejected)
+
+    def _close_monitor(self) -> None:
+        if self.monitor is not None:
+            if self.channel is not None:
+                self.channel.socket.disable_monitor()
+            self.monitor.close(linger=0)
+        self.monitor = None
+
     def tick(self, heartbeat: Callable[[], Heartbeat]) -> None:
         """Heartbeat when due; reconnect when the supervisor has been silent too long."""
         with self.lock:
+            self._check_auth()
+            if self.rejected is not None:
+                return
             now = time.monotonic()
             if now - self.last_heartbeat >= self.heartbeat_interval:
                 self.last_heartbeat = now
@@ -165,6 +209,7 @@ class ControlLink:
             self._beat_thread.join(timeout=2.0)
             self._beat_thread = None
         with self.lock:
+            self._close_monitor()
             if self.channel is None:
                 return
             if bye is not None:
