@@ -826,15 +826,17 @@ def library(
         err=True,
     )
     done = 0
+    bar = ProgressBar(len(specs), "programs")
+    say = bar.above(lambda line: click.echo(line, err=True))
 
     def progress(found: Any) -> None:
         nonlocal done
         done += 1
-        click.echo(
+        say(
             f"[{done}/{len(specs)}] {found.program}: metric {found.metric:.3f}, "
-            f"{len(found.sequences)} sequences",
-            err=True,
+            f"{len(found.sequences)} sequences"
         )
+        bar.update(done)
 
     try:
         built, path = build_library(
@@ -849,6 +851,8 @@ def library(
         )
     except FileNotFoundError as exc:
         raise ValueError(str(exc)) from None
+    finally:
+        bar.close()
     metrics = sorted(s.metric for s in built.sequences)
     median = metrics[len(metrics) // 2] if metrics else float("nan")
     click.echo(
