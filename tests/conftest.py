@@ -8,6 +8,7 @@ an earlier version of the code left in the user's cache.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ os.environ["SUPERSONIC_CACHE"] = _CACHE
 os.environ.pop("COMPILER_GYM_SITE_DATA", None)
 
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's private cache (each run would otherwise leave one in /tmp)."""
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
