@@ -175,6 +175,12 @@ def test_render_ansi_lists_the_passes() -> None:
 
 
 # ------------------------------------------------------------------------------- faults
+def _process_state(pid: int) -> str:
+    """The one-letter state of `pid` in /proc (T: stopped)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
 def test_hung_service_truncates_with_a_penalty_and_recovers() -> None:
     env = LlvmCodeSizeEnv("nqueens", step_timeout_s=2.0, failure_penalty=-5.0)
     try:
@@ -182,6 +188,12 @@ def test_hung_service_truncates_with_a_penalty_and_recovers() -> None:
         pid = service.service_pid(env._session)
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)  # the service stops answering, as if hung
+        # A stop is delivered asynchronously: on a loaded machine the step below could
+        # otherwise reach the service before it has stopped.
+        deadline = time.monotonic() + 10
+        while _process_state(pid) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _process_state(pid) == "T"
         started = time.monotonic()
         obs, reward, terminated, truncated, info = env.step("mem2reg")
         elapsed = time.monotonic() - started
