@@ -211,3 +211,24 @@ def test_the_cli_refuses_an_unknown_workload_in_one_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown operator 'nope'")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_prints_the_per_workload_table(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "supersonic", "evaluate", "--task", "tvm-schedule"),
+            *("--programs", "dense:32x64x64", "--methods", "default,handwritten,random"),
+            *("--trials", "3", "--out", str(tmp_path)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| dense:32x64x64 | handwritten |" in proc.stdout
+    rows = {r["method"]: r for r in json.loads((tmp_path / "evaluation.json").read_text())}
+    assert rows["default"]["speedup"] == 1.0
+    assert rows["random"]["trials"] == 3 and rows["random"]["seconds"] > 0
+    # 2 cores, vectorized and parallel: seen here 10x; the unscheduled loop nest is scalar.
+    assert rows["handwritten"]["speedup"] > 1.5

@@ -516,10 +516,11 @@ def optimize(
 @main.command()
 @click.option(
     "--task",
-    type=click.Choice(["llvm-codesize"]),
+    type=click.Choice(["llvm-codesize", "tvm-schedule"]),
     default="llvm-codesize",
     show_default=True,
-    help="The task (only LLVM code size has deployment methods).",
+    help="The task (tvm-schedule: workloads, with methods default, handwritten, random, "
+    "metaschedule, policy:PATH, and --trials).",
 )
 @click.option(
     "--programs",
@@ -575,6 +576,13 @@ def optimize(
     is_flag=True,
     help="Do not build and run optimized programs to check their output.",
 )
+@click.option(
+    "--trials",
+    type=int,
+    default=16,
+    show_default=True,
+    help="tvm-schedule: measured schedules per method and workload.",
+)
 @_user_errors
 def evaluate(
     task: str,
@@ -587,11 +595,17 @@ def evaluate(
     seed: int,
     max_instructions: int,
     no_validate: bool,
+    trials: int,
 ) -> None:
     """Every method on every program with the same time budget: a table per program, the
-    geomean of the leaderboard metric and of IR_Oz / IR_ours per method, and the wall time."""
+    geomean of the leaderboard metric and of IR_Oz / IR_ours per method, and the wall time.
+    With --task tvm-schedule: every method on every workload with --trials measured schedules,
+    and the speedups over the unscheduled program."""
     import time
 
+    if task == "tvm-schedule":
+        _evaluate_tvm(programs, methods, trials, seed, out_dir)
+        return
     from supersonic.launch.deploy import (
         evaluate_methods,
         markdown,
@@ -648,6 +662,48 @@ def evaluate(
         bar.close()
     click.echo(markdown(evaluation), nl=False)
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
+
+
+def _evaluate_tvm(
+    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
+) -> None:
+    import time
+
+    from supersonic.envs.tvm.workloads import resolve_workloads
+    from supersonic.launch.tvm_evaluate import (
+        DEFAULT_METHODS,
+        evaluate_tvm,
+        markdown_table,
+        parse_tvm_methods,
+        write_results,
+    )
+
+    if trials < 1:
+        raise ValueError(f"--trials must be >= 1, got {trials}")
+    workloads = [w.program for w in resolve_workloads(programs)]
+    if methods == "random,greedy,oz":  # the LLVM default: take the TVM one
+        methods = DEFAULT_METHODS
+    chosen = parse_tvm_methods(methods)
+    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
+    total = len(workloads) * len(chosen)
+    click.echo(
+        f"{total} searches ({', '.join(chosen)}) on {len(workloads)} workloads, "
+        f"{trials} trials each",
+        err=True,
+    )
+    done = 0
+
+    def progress(row: Any) -> None:
+        nonlocal done
+        done += 1
+        click.echo(
+            f"[{done}/{total}] {row.program} {row.method}: speedup {row.speedup:.2f}", err=True
+        )
+
+    rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
+    click.echo(markdown_table(rows, trials), nl=False)
+    files = write_results(rows, trials, target)
+    click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
 
 
 @main.command()
