@@ -9,6 +9,7 @@ method's schedule: the comparison uses one timer, one numpy check and one target
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 from supersonic.envs.tvm.measure import host_target
 from supersonic.envs.tvm.workloads import Workload
+
+BUILD_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def tune(
     module = tvm.IRModule({"main": workload.prim_func()})
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="supersonic-ms-") as work_dir:
+        work_dir = os.environ.get("SUPERSONIC_MS_WORK_DIR", work_dir)
         try:
             database = ms.tune_tir(
                 module,
@@ -52,6 +56,10 @@ def tune(
                 num_trials_per_iter=min(8, trials),
                 num_tuning_cores=cores or int(spec.get("num-cores", 1)),
                 strategy=ms.search_strategy.EvolutionarySearch(population_size=population),
+                # The defaults (30 s) include starting the pool's worker processes, which a
+                # loaded 2-core machine does not always manage: every build then "fails".
+                builder=ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S),
+                runner=ms.runner.LocalRunner(timeout_sec=BUILD_TIMEOUT_S),
                 seed=0,
             )
             schedule = database.query_schedule(module, tvm_target, workload_name="main")
