@@ -68,6 +68,7 @@ def test_an_episode_decides_every_knob_then_measures(env: TvmScheduleEnv) -> Non
     rewards = []
     for i in range(len(knobs)):
         obs, reward, terminated, truncated, info = env.step(i % MAX_OPTIONS)
+        assert env.observation_space.contains(obs)
         rewards.append(reward)
         assert terminated == (i == len(knobs) - 1) and not truncated
     assert rewards[:-1] == [0.0] * (len(knobs) - 1)
@@ -232,3 +233,36 @@ def test_evaluate_prints_the_per_workload_table(tmp_path: Path) -> None:
     assert rows["random"]["trials"] == 3 and rows["random"]["seconds"] > 0
     # 2 cores, vectorized and parallel: seen here 10x; the unscheduled loop nest is scalar.
     assert rows["handwritten"]["speedup"] > 1.5
+
+
+def test_the_cli_lists_workloads_and_knobs() -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "supersonic", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    listed = run("benchmarks", "--task", "tvm-schedule")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0] == "bert-ffn-dense\tdense:32x768x768\t18874368"
+    assert len(listed.stdout.splitlines()) == len(BUILTIN)
+    bad = run("benchmarks", "--task", "tvm-schedule", "--dataset", "nope")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "error: unknown dataset 'nope' for tvm-schedule; choose one of builtin, tiny"
+    )
+    knobs = run("actions", "--task", "tvm-schedule")
+    assert knobs.returncode == 0 and "\tcache_write\t0 1" in knobs.stdout
+
+
+def test_the_env_passes_gymnasiums_checker() -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    env = TvmScheduleEnv("tiny-bmm", observation=("history", "shape"))
+    try:
+        check_env(env, skip_render_check=True)
+    finally:
+        env.close()

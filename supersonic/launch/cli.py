@@ -95,8 +95,20 @@ def doctor() -> None:
 )
 @_user_errors
 def benchmarks(task: str, dataset: str, split: str | None) -> None:
-    """List benchmarks, one per line: URI, split, size in IR instructions."""
+    """List benchmarks, one per line: URI, split, size in IR instructions (tvm-schedule:
+    workload, its OP:DIMS spec, multiply-adds)."""
     from supersonic.envs.llvm.benchmarks import resolve_dataset
+
+    if task == "tvm-schedule":
+        from supersonic.envs.tvm.workloads import DATASETS, resolve_workloads
+
+        if dataset not in DATASETS:
+            raise ValueError(
+                f"unknown dataset {dataset!r} for tvm-schedule; choose one of {', '.join(DATASETS)}"
+            )
+        for workload in resolve_workloads(f"{dataset}:{split or 'train'}"):
+            click.echo(f"{workload.program}\t{workload.spec}\t{workload.macs}")
+        return
 
     data = resolve_dataset(dataset)
     chosen = data.split(split) if split else list(data.benchmarks)
@@ -111,8 +123,20 @@ def benchmarks(task: str, dataset: str, split: str | None) -> None:
 @main.command()
 @task_option
 def actions(task: str) -> None:
-    """List the actions (LLVM passes): index and name."""
+    """List the actions (LLVM passes): index and name (tvm-schedule: the knobs of a workload
+    are decided in turn, action i picks option i mod n of the current knob)."""
     from supersonic.envs.llvm.actions import ACTION_FLAGS
+
+    if task == "tvm-schedule":
+        from supersonic.envs.tvm.schedule import MAX_OPTIONS, knobs_for
+        from supersonic.envs.tvm.workloads import BUILTIN
+
+        click.echo(f"{MAX_OPTIONS} actions: action i picks option i mod n of the knob decided now")
+        for workload in BUILTIN:
+            click.echo(f"{workload.program}:")
+            for knob in knobs_for(workload):
+                click.echo(f"\t{knob.name}\t{' '.join(map(str, knob.options))}")
+        return
 
     for i, name in enumerate(ACTION_FLAGS):
         click.echo(f"{i}\t-{name}")

@@ -78,7 +78,7 @@ class TvmScheduleEnv(gym.Env[Any, Any]):
         self.measurer = Measurer(measure_timeout_s)
         self.action_space = gym.spaces.Discrete(MAX_OPTIONS)
         spaces: dict[str, gym.Space[Any]] = {
-            n: gym.spaces.Box(-np.inf, np.inf, (features.OBSERVATIONS[n],), np.float32)
+            n: gym.spaces.Box(0.0, features.BOUND, (features.OBSERVATIONS[n],), np.float32)
             for n in names
         }
         self.observation_space: gym.Space[Any] = (

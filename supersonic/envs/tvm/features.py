@@ -34,6 +34,9 @@ MAX_SPATIAL = 4
 MAX_REDUCE = 3
 MAX_KNOBS = MAX_SPATIAL + MAX_REDUCE + 7
 SCALE = 1 / 10.0  # log2 extents of up to ~1000 -> about 1
+# Every feature is >= 0 and below this: the largest, log2 of an inner working set, is at most
+# log2(MAX_MACS) * SCALE < 2.8.
+BOUND = 4.0
 NEXT_DIM = len(KINDS) + 1  # one-hot of the next knob's kind (all 0 when done), progress
 LOOP_FEATURES_DIM = (
     2 * MAX_SPATIAL
