@@ -1,7 +1,8 @@
 """Environments that compile and measure, and the task registry.
 
 Importing this package registers the gymnasium environments
-(`gymnasium.make("supersonic/llvm-codesize-v0", benchmark=...)`) and the tasks: `llvm-codesize`,
+(`gymnasium.make("supersonic/llvm-codesize-v0", benchmark=...)`, `supersonic/tvm-schedule-v0`)
+and the tasks: `llvm-codesize`, `tvm-schedule` (TVM schedules of neural-network operators),
 and `cartpole` (gymnasium's CartPole-v1: a control problem every algorithm must learn, which
 checks the learners and the runtime without a compiler in the loop).
 """
@@ -12,9 +13,10 @@ import gymnasium
 
 from supersonic.envs.task import Task, get_task, register_task, task_names
 
-__all__ = ["LLVM_CODESIZE_ID", "TASKS", "Task", "get_task", "task_names"]
+__all__ = ["LLVM_CODESIZE_ID", "TASKS", "TVM_SCHEDULE_ID", "Task", "get_task", "task_names"]
 
 LLVM_CODESIZE_ID = "supersonic/llvm-codesize-v0"
+TVM_SCHEDULE_ID = "supersonic/tvm-schedule-v0"
 
 
 def _llvm_codesize() -> Task:
@@ -29,8 +31,15 @@ def _cartpole() -> Task:
     return cartpole_task()
 
 
+def _tvm_schedule() -> Task:
+    from supersonic.envs.tvm.task import tvm_schedule_task
+
+    return tvm_schedule_task()
+
+
 register_task("llvm-codesize", _llvm_codesize)
 register_task("cartpole", _cartpole)
+register_task("tvm-schedule", _tvm_schedule)
 TASKS = task_names()
 
 if LLVM_CODESIZE_ID not in gymnasium.registry:
@@ -39,3 +48,5 @@ if LLVM_CODESIZE_ID not in gymnasium.registry:
         entry_point="supersonic.envs.llvm.env:LlvmCodeSizeEnv",
         disable_env_checker=False,
     )
+if TVM_SCHEDULE_ID not in gymnasium.registry:
+    gymnasium.register(id=TVM_SCHEDULE_ID, entry_point="supersonic.envs.tvm.env:TvmScheduleEnv")

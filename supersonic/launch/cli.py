@@ -95,8 +95,20 @@ def doctor() -> None:
 )
 @_user_errors
 def benchmarks(task: str, dataset: str, split: str | None) -> None:
-    """List benchmarks, one per line: URI, split, size in IR instructions."""
+    """List benchmarks, one per line: URI, split, size in IR instructions (tvm-schedule:
+    workload, its OP:DIMS spec, multiply-adds)."""
     from supersonic.envs.llvm.benchmarks import resolve_dataset
+
+    if task == "tvm-schedule":
+        from supersonic.envs.tvm.workloads import DATASETS, resolve_workloads
+
+        if dataset not in DATASETS:
+            raise ValueError(
+                f"unknown dataset {dataset!r} for tvm-schedule; choose one of {', '.join(DATASETS)}"
+            )
+        for workload in resolve_workloads(f"{dataset}:{split or 'train'}"):
+            click.echo(f"{workload.program}\t{workload.spec}\t{workload.macs}")
+        return
 
     data = resolve_dataset(dataset)
     chosen = data.split(split) if split else list(data.benchmarks)
@@ -111,8 +123,20 @@ def benchmarks(task: str, dataset: str, split: str | None) -> None:
 @main.command()
 @task_option
 def actions(task: str) -> None:
-    """List the actions (LLVM passes): index and name."""
+    """List the actions (LLVM passes): index and name (tvm-schedule: the knobs of a workload
+    are decided in turn, action i picks option i mod n of the current knob)."""
     from supersonic.envs.llvm.actions import ACTION_FLAGS
+
+    if task == "tvm-schedule":
+        from supersonic.envs.tvm.schedule import MAX_OPTIONS, knobs_for
+        from supersonic.envs.tvm.workloads import BUILTIN
+
+        click.echo(f"{MAX_OPTIONS} actions: action i picks option i mod n of the knob decided now")
+        for workload in BUILTIN:
+            click.echo(f"{workload.program}:")
+            for knob in knobs_for(workload):
+                click.echo(f"\t{knob.name}\t{' '.join(map(str, knob.options))}")
+        return
 
     for i, name in enumerate(ACTION_FLAGS):
         click.echo(f"{i}\t-{name}")
@@ -646,10 +670,11 @@ def optimize(
 @main.command()
 @click.option(
     "--task",
-    type=click.Choice(["llvm-codesize"]),
+    type=click.Choice(["llvm-codesize", "tvm-schedule"]),
     default="llvm-codesize",
     show_default=True,
-    help="The task (only LLVM code size has deployment methods).",
+    help="The task (tvm-schedule: workloads, with methods default, handwritten, random, "
+    "metaschedule, policy:PATH, and --trials).",
 )
 @click.option(
     "--programs",
@@ -705,6 +730,13 @@ def optimize(
     is_flag=True,
     help="Do not build and run optimized programs to check their output.",
 )
+@click.option(
+    "--trials",
+    type=int,
+    default=16,
+    show_default=True,
+    help="tvm-schedule: measured schedules per method and workload.",
+)
 @_user_errors
 def evaluate(
     task: str,
@@ -717,11 +749,17 @@ def evaluate(
     seed: int,
     max_instructions: int,
     no_validate: bool,
+    trials: int,
 ) -> None:
     """Every method on every program with the same time budget: a table per program, the
-    geomean of the leaderboard metric and of IR_Oz / IR_ours per method, and the wall time."""
+    geomean of the leaderboard metric and of IR_Oz / IR_ours per method, and the wall time.
+    With --task tvm-schedule: every method on every workload with --trials measured schedules,
+    and the speedups over the unscheduled program."""
     import time
 
+    if task == "tvm-schedule":
+        _evaluate_tvm(programs, methods, trials, seed, out_dir)
+        return
     from supersonic.launch.deploy import (
         evaluate_methods,
         markdown,
@@ -778,6 +816,48 @@ def evaluate(
         bar.close()
     click.echo(markdown(evaluation), nl=False)
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
+
+
+def _evaluate_tvm(
+    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
+) -> None:
+    import time
+
+    from supersonic.envs.tvm.workloads import resolve_workloads
+    from supersonic.launch.tvm_evaluate import (
+        DEFAULT_METHODS,
+        evaluate_tvm,
+        markdown_table,
+        parse_tvm_methods,
+        write_results,
+    )
+
+    if trials < 1:
+        raise ValueError(f"--trials must be >= 1, got {trials}")
+    workloads = [w.program for w in resolve_workloads(programs)]
+    if methods == "random,greedy,oz":  # the LLVM default: take the TVM one
+        methods = DEFAULT_METHODS
+    chosen = parse_tvm_methods(methods)
+    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
+    total = len(workloads) * len(chosen)
+    click.echo(
+        f"{total} searches ({', '.join(chosen)}) on {len(workloads)} workloads, "
+        f"{trials} trials each",
+        err=True,
+    )
+    done = 0
+
+    def progress(row: Any) -> None:
+        nonlocal done
+        done += 1
+        click.echo(
+            f"[{done}/{total}] {row.program} {row.method}: speedup {row.speedup:.2f}", err=True
+        )
+
+    rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
+    click.echo(markdown_table(rows, trials), nl=False)
+    files = write_results(rows, trials, target)
+    click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
 
 
 @main.command()

@@ -1,0 +1,1 @@
+"""TVM tensor-program scheduling: workloads, schedule knobs, the measuring process, the env."""
