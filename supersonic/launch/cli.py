@@ -6,10 +6,11 @@ one-line `error: ...` on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from functools import wraps
 from pathlib import Path
@@ -247,23 +248,12 @@ def baseline(
         f"budget {budget} each, {min(jobs, len(work))} workers",
         err=True,
     )
-    done = 0
-    bar = ProgressBar(len(work), "searches")
-    say = bar.above(lambda line: click.echo(line, err=True))
-
-    def progress(result: Any) -> None:
-        nonlocal done
-        done += 1
-        say(
-            f"[{done}/{len(work)}] {result.benchmark} {result.method}: "
-            f"metric {result.metric:.3f} ({result.validation.label})"
-        )
-        bar.update(done)
-
-    try:
+    with _counted_progress(
+        len(work),
+        "searches",
+        lambda r: f"{r.benchmark} {r.method}: metric {r.metric:.3f} ({r.validation.label})",
+    ) as progress:
         results = run_jobs(work, workers=min(jobs, len(work)), on_result=progress)
-    finally:
-        bar.close()
     click.echo(results_table(results))
     if json_path is not None:
         json_path.write_text(
@@ -576,6 +566,28 @@ def tasks(task_name: str | None) -> None:
                 click.echo(f"      {hp.name:<16} default {hp.default!r:<10} {hp.describe()}{scale}")
 
 
+@contextlib.contextmanager
+def _counted_progress(
+    total: int, unit: str, describe: Callable[[Any], str]
+) -> Iterator[Callable[[Any], None]]:
+    """A callback for each finished item of a long command: prints `[k/total] describe(item)`
+    above a progress bar of `total` `unit` (drawn only on a terminal), closed on the way out."""
+    bar = ProgressBar(total, unit)
+    say = bar.above(lambda line: click.echo(line, err=True))
+    done = 0
+
+    def progress(item: Any) -> None:
+        nonlocal done
+        done += 1
+        say(f"[{done}/{total}] {describe(item)}")
+        bar.update(done)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
+
+
 def _budget(seconds: float) -> float:
     if not seconds > 0:
         raise ValueError(f"--budget must be > 0 seconds, got {seconds:g}")
@@ -786,20 +798,11 @@ def evaluate(
         f"{budget:g} s each, {min(jobs, total)} workers",
         err=True,
     )
-    done = 0
-    bar = ProgressBar(total, "searches")
-    say = bar.above(lambda line: click.echo(line, err=True))
-
-    def progress(row: Any) -> None:
-        nonlocal done
-        done += 1
-        say(
-            f"[{done}/{total}] {row.program} {row.method}: metric {row.metric:.3f} "
-            f"({row.validation})"
-        )
-        bar.update(done)
-
-    try:
+    with _counted_progress(
+        total,
+        "searches",
+        lambda row: f"{row.program} {row.method}: metric {row.metric:.3f} ({row.validation})",
+    ) as progress:
         evaluation = evaluate_methods(
             specs,
             chosen,
@@ -812,8 +815,6 @@ def evaluate(
             max_instructions=max_instructions,
             on_result=progress,
         )
-    finally:
-        bar.close()
     click.echo(markdown(evaluation), nl=False)
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
 
@@ -845,16 +846,10 @@ def _evaluate_tvm(
         f"{trials} trials each",
         err=True,
     )
-    done = 0
-
-    def progress(row: Any) -> None:
-        nonlocal done
-        done += 1
-        click.echo(
-            f"[{done}/{total}] {row.program} {row.method}: speedup {row.speedup:.2f}", err=True
-        )
-
-    rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
+    with _counted_progress(
+        total, "searches", lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}"
+    ) as progress:
+        rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
     click.echo(markdown_table(rows, trials), nl=False)
     files = write_results(rows, trials, target)
     click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
@@ -905,34 +900,24 @@ def library(
         f"searching {len(specs)} programs, {budget:g} s each, {min(jobs, len(specs))} workers",
         err=True,
     )
-    done = 0
-    bar = ProgressBar(len(specs), "programs")
-    say = bar.above(lambda line: click.echo(line, err=True))
-
-    def progress(found: Any) -> None:
-        nonlocal done
-        done += 1
-        say(
-            f"[{done}/{len(specs)}] {found.program}: metric {found.metric:.3f}, "
-            f"{len(found.sequences)} sequences"
-        )
-        bar.update(done)
-
-    try:
-        built, path = build_library(
-            policy_path,
-            specs,
-            budget,
-            jobs=jobs,
-            per_program=per_program,
-            size=size,
-            seed=seed,
-            on_program=progress,
-        )
-    except FileNotFoundError as exc:
-        raise ValueError(str(exc)) from None
-    finally:
-        bar.close()
+    with _counted_progress(
+        len(specs),
+        "programs",
+        lambda f: f"{f.program}: metric {f.metric:.3f}, {len(f.sequences)} sequences",
+    ) as progress:
+        try:
+            built, path = build_library(
+                policy_path,
+                specs,
+                budget,
+                jobs=jobs,
+                per_program=per_program,
+                size=size,
+                seed=seed,
+                on_program=progress,
+            )
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
     metrics = sorted(s.metric for s in built.sequences)
     median = metrics[len(metrics) // 2] if metrics else float("nan")
     click.echo(
