@@ -74,7 +74,7 @@ from supersonic.envs.llvm.actions import ACTION_FLAGS
 from supersonic.envs.llvm.bitcode import DEFAULT_MAX_INSTRUCTIONS
 from supersonic.envs.llvm.env import LlvmCodeSizeEnv, ProgramBaselines
 from supersonic.envs.llvm.metrics import leaderboard_metric, oz_ratio
-from supersonic.envs.llvm.search import Budget, replay
+from supersonic.envs.llvm.search import Budget, Candidates, replay
 from supersonic.envs.llvm.validation import Validation, validate
 from supersonic.envs.task import env_observation
 
@@ -201,27 +201,6 @@ class _Node:
         self.env.close()
 
 
-class _Candidates:
-    """The best few distinct sequences: fewest instructions, then shortest."""
-
-    def __init__(self, limit: int = MAX_CANDIDATES) -> None:
-        self.limit = limit
-        self.items: dict[tuple[int, ...], int] = {}
-
-    def offer(self, actions: tuple[int, ...], count: int) -> None:
-        if actions in self.items:
-            return
-        if len(self.items) >= self.limit:
-            worst = max(self.items.items(), key=lambda kv: (kv[1], len(kv[0])))
-            if (count, len(actions)) >= (worst[1], len(worst[0])):
-                return
-            del self.items[worst[0]]
-        self.items[actions] = count
-
-    def best_first(self) -> list[tuple[tuple[int, ...], int]]:
-        return sorted(self.items.items(), key=lambda kv: (kv[1], len(kv[0])))
-
-
 def _value_bytes(value: Any) -> bytes | None:
     """Bytes that identify one raw observation, or None when there is no cheap way."""
     if isinstance(value, str):
@@ -302,7 +281,7 @@ class GuidedSearch:
         self.sequences_tried = 0
         self.sequence_ir = 0  # the smallest module the library's sequences reached (0: none)
         self.rng = np.random.default_rng(seed)
-        self.candidates = _Candidates()
+        self.candidates = Candidates(MAX_CANDIDATES)
         # module key -> passes that change nothing on it (or crashed the service)
         self.no_effect: dict[bytes, set[int]] = {}
         self.tree: list[_Node] = []  # the smallest modules found, smallest first

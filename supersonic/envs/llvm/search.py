@@ -92,8 +92,9 @@ class SearchResult:
         return [f"-{ACTION_FLAGS[a]}" for a in self.actions]
 
 
-class _Candidates:
-    """The best few distinct (instruction count, action sequence) pairs seen."""
+class Candidates:
+    """The best few distinct (instruction count, action sequence) pairs seen: fewest
+    instructions, then shortest (the searches here and the guided search keep theirs in one)."""
 
     def __init__(self, limit: int = MAX_CANDIDATES) -> None:
         self.limit = limit
@@ -126,7 +127,7 @@ def replay(env: LlvmCodeSizeEnv, actions: tuple[int, ...]) -> int | None:
 def _finish(
     env: LlvmCodeSizeEnv,
     method: str,
-    candidates: _Candidates,
+    candidates: Candidates,
     meter: _Meter,
     check: bool,
 ) -> SearchResult:
@@ -185,7 +186,7 @@ def random_search(
     length = min(episode_length or env.max_episode_steps, env.max_episode_steps)
     rng = np.random.default_rng(seed)
     meter = _Meter(budget)
-    candidates = _Candidates()
+    candidates = Candidates()
     candidates.offer((), _start_count(env))
     while not meter.exhausted():
         env.reset()
@@ -216,7 +217,7 @@ def greedy_search(env: LlvmCodeSizeEnv, budget: Budget, *, check: bool = True) -
     fork reusable for the next look-ahead, which saves most forks (they cost ~10 ms each).
     """
     meter = _Meter(budget)
-    candidates = _Candidates()
+    candidates = Candidates()
     candidates.offer((), _start_count(env))
     env.reset()
     while not meter.exhausted() and len(env.actions) < env.max_episode_steps:
