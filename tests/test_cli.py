@@ -132,6 +132,13 @@ def test_bad_budget_gets_a_one_line_error() -> None:
     assert proc.returncode == 2 and "budget" in proc.stderr
 
 
+def test_baseline_on_another_task_points_to_evaluate() -> None:
+    proc = run("baseline", "--task", "tvm-schedule", "--steps", "10")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+    assert "supersonic evaluate --task tvm-schedule" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_doctor_passes_on_this_machine() -> None:
     proc = run("doctor")
     assert proc.returncode == 0, proc.stdout + proc.stderr

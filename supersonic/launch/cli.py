@@ -224,6 +224,11 @@ def baseline(
     from supersonic.envs.llvm.search import Budget
     from supersonic.launch.baselines import BaselineJob, results_table, run_jobs
 
+    if task != "llvm-codesize":
+        raise ValueError(
+            f"baseline searches LLVM pass sequences; for {task} run "
+            f"`supersonic evaluate --task {task}` (its baselines are methods there)"
+        )
     if steps is None and seconds is None:
         steps = 1000
     budget = Budget(steps=steps, seconds=seconds)
