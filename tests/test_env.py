@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import gymnasium
@@ -238,3 +240,34 @@ def test_closing_leaves_no_service_process() -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"service process {pid} still alive after close()")
+
+
+def test_a_killed_process_takes_its_services_with_it() -> None:
+    """An actor that is SIGKILLed cannot close its env: its service must not outlive it."""
+    code = (
+        "from supersonic.envs.llvm.env import LlvmCodeSizeEnv\n"
+        "from supersonic.envs.llvm import service\n"
+        "import sys, time\n"
+        "env = LlvmCodeSizeEnv('nqueens'); env.reset()\n"
+        "print(service.service_pid(env._session), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())
+        os.kill(pid, 0)  # the service runs
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        if _process_state(pid) == "Z":  # killed, waiting for init to reap it
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail(f"service process {pid} outlived the process that started it")

@@ -13,7 +13,6 @@ launch/cluster.py), and the policies of remote learners are copied back for the 
 
 from __future__ import annotations
 
-import ctypes
 import io
 import json
 import shutil
@@ -34,16 +33,11 @@ from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
 from supersonic.launch.supervisor import Supervisor, policy_path
 from supersonic.launch.tables import format_table
+from supersonic.lifeline import die_with_parent
 from supersonic.progress import ProgressBar
 from supersonic.protocol.messages import CandidateSpec
 
-PR_SET_PDEATHSIG = 1
 MIN_VALIDATION_PROGRAMS = 5  # what the search compares candidates on (ASHA, bandit)
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -89,7 +83,7 @@ class ProcessGroup:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.PIPE if remote else subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(signal.SIGTERM),
                 # ssh clients stay out of the terminal's process group: Ctrl-C must not cut a
                 # remote process's link before it has shut down (stop() closes it in order).
                 start_new_session=remote,

@@ -12,19 +12,57 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import threading
 import time
+import types
 from types import TracebackType
 from typing import Any
 
 from supersonic.envs.llvm import toolpack
+from supersonic.lifeline import die_with_parent
 
 
 def _import_compiler_gym() -> Any:
     toolpack.configure()  # must precede CompilerGym's first path lookup
     import compiler_gym
 
+    _services_die_with_their_process()
     return compiler_gym
+
+
+class _PopenDyingWithParent(subprocess.Popen):
+    """`subprocess.Popen` whose child gets SIGKILL when this process dies, when started from
+    the main thread (the kernel ties the signal to the starting thread, see lifeline.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is threading.main_thread():
+            kwargs.setdefault("preexec_fn", _KILL_WITH_PARENT)
+        super().__init__(*args, **kwargs)
+
+
+_KILL_WITH_PARENT = die_with_parent(signal.SIGKILL)
+
+
+def _services_die_with_their_process() -> None:
+    """Make CompilerGym start its service processes so that they die with the process that
+    started them.
+
+    CompilerGym spawns `compiler_gym-llvm-service` with a plain `subprocess.Popen` and stops it
+    only from `close()`: an actor that is SIGKILLed (a crash, the OOM killer, a fault-injection
+    test) left its services running forever, reparented to init. CompilerGym offers no hook for
+    this, so its connection module gets a `subprocess` namespace whose `Popen` sets the
+    parent-death signal; everything else in it is the real module.
+    """
+    from compiler_gym.service import connection
+
+    if getattr(connection.subprocess, "Popen", None) is _PopenDyingWithParent:
+        return
+    shim = types.SimpleNamespace(
+        **{name: getattr(subprocess, name) for name in dir(subprocess) if not name.startswith("__")}
+    )
+    shim.Popen = _PopenDyingWithParent
+    connection.subprocess = shim
 
 
 def compiler_gym_errors() -> tuple[type[BaseException], ...]:
