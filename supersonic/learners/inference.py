@@ -16,7 +16,7 @@ for actions that long would idle. The server runs on its own thread and answers 
 `PolicySnapshot`, a frozen copy of the network that the main loop swaps in after each update
 (`swap`), so it never reads weights mid-update and every answer comes from one version. The
 socket belongs to the thread after `start`; the main loop only calls `swap`, `served` and
-reads the counters.
+reads the counters. The thread runs torch with one intra-op thread (see `_serve`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 import zmq
 
 from supersonic.learners.algorithm import PolicySnapshot
@@ -113,6 +114,10 @@ class InferenceServer:
 
     # ------------------------------------------------------------------ server thread
     def _serve(self) -> None:
+        # One intra-op thread for this thread only (OpenMP's setting is per thread): small
+        # forward passes gain nothing from more, and two OpenMP teams (this one and the
+        # training loop's) spinning on the same cores slowed updates several times here.
+        torch.set_num_threads(1)
         sock = self.channel.socket
         while self._running.is_set():
             if not sock.poll(100, zmq.POLLIN):
