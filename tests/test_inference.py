@@ -131,7 +131,8 @@ def test_an_unknown_key_is_refused_on_the_inference_endpoint(
     )
     try:
         assert good.act(_obs(1)[0], np.random.default_rng(0))[0] in range(N_ACTIONS)
-        with pytest.raises(InferenceUnavailable, match="no answer"):
+        # Refused at the handshake: either its request finds no connection, or no answer comes.
+        with pytest.raises(InferenceUnavailable, match=r"no connection|no answer"):
             bad.act(_obs(1)[0], np.random.default_rng(0))
         assert refused and refused[0][0] == "127.0.0.1"
         assert refused[0][1] == rogue.public.decode()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import zmq
@@ -98,10 +97,14 @@ class RemotePolicy:
             have_version=self.version,
         )
         self.requests += 1
-        if not self.channel.send(request, block=False):  # not even connected yet: queue full
-            self._connect()
-            raise InferenceUnavailable(f"{self.endpoint}: cannot send (no connection)")
         deadline = time.monotonic() + self.timeout_s
+        while not self.channel.send(request, block=False):  # no connection (yet, or refused)
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.channel.socket.poll(int(left * 1000) + 1, zmq.POLLOUT):
+                self._connect()
+                raise InferenceUnavailable(
+                    f"{self.endpoint}: no connection within {self.timeout_s:g} s"
+                )
         while (left := deadline - time.monotonic()) > 0:
             if not self.channel.socket.poll(int(left * 1000) + 1, zmq.POLLIN):
                 continue
@@ -165,8 +168,3 @@ def local_policy(
             if mode == "auto"
             else f"{exc} (inference is 'local')"
         ) from None
-
-
-def describe(policy: Any) -> str:
-    """'central' or 'local', for logs and heartbeats."""
-    return "central" if isinstance(policy, RemotePolicy) else "local"

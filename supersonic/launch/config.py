@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supersonic.actors.remote import INFERENCE_MODES
 from supersonic.envs import get_task
 from supersonic.launch.cluster import ClusterError, HostConfig, parse_hosts
 from supersonic.launch.space import expand_space, replicate
@@ -129,7 +130,6 @@ _RUN_KEYS = (
     - _CLUSTER_KEYS
 )
 STRATEGIES = ("asha", "bandit", "exhaustive")
-INFERENCE_MODES = ("auto", "local", "central")
 _CANDIDATE_KEYS = {"name", "algorithm", "state_fn", "reward_fn", "hyperparameters", "seed"}
 
 
