@@ -36,6 +36,7 @@ from supersonic.protocol.security import Security
 from supersonic.protocol.transport import Channel, VersionMismatch
 
 MAX_BATCH_REQUESTS = 64  # requests answered by one forward pass
+IN_USE_S = 30.0  # a request this recent means actors use the endpoint: keep its network fresh
 RCVHWM = 1000  # requests queued before ZeroMQ drops new ones (actors time out and retry)
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float32)
@@ -79,6 +80,7 @@ class InferenceServer:
         self._snapshot: PolicySnapshot | None = None
         self._version = -1
         self._served: set[int] = set()
+        self._last_request = -IN_USE_S
         self._logged_reasons: set[str] = set()
         self._running = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,6 +95,12 @@ class InferenceServer:
     def version(self) -> int:
         """The version of the snapshot now being served (-1: none yet)."""
         return self._version
+
+    def in_use(self) -> bool:
+        """Whether actors asked recently. The learner takes a new snapshot after an update only
+        then: a run whose actors all infer locally pays no copy per update; the first request
+        after a quiet spell is answered by an older version until the next publish (<= 1 s)."""
+        return time.monotonic() - self._last_request < IN_USE_S
 
     def served(self, version: int) -> bool:
         """Whether some INFER_REPLY was computed by `version`."""
@@ -142,6 +150,7 @@ class InferenceServer:
                 self._answer(waiting)
 
     def _answer(self, waiting: list[tuple[bytes, InferRequest]]) -> None:
+        self._last_request = time.monotonic()
         with self._lock:
             snapshot, version = self._snapshot, self._version
         good: dict[bool, list[tuple[bytes, InferRequest]]] = {False: [], True: []}

@@ -15,8 +15,9 @@ segments (duplicates are dropped).
 It also binds an inference endpoint (ROUTER, served from a thread: `supersonic.learners.inference`)
 where actors that do not run the policy themselves ask for actions, and advertises it in its
 HELLO; the supervisor passes it on in ASSIGN. The endpoint answers with a frozen copy of the
-network taken after each update, on the learner's device. An algorithm whose policy has no numpy
-twin publishes WEIGHTS of kind "central" (the version only), which sends actors to that endpoint.
+network taken after each update (while actors use it), on the learner's device. An algorithm
+whose policy has no numpy twin publishes WEIGHTS of kind "central" (the version only), which
+sends actors to that endpoint.
 """
 
 from __future__ import annotations
@@ -290,8 +291,9 @@ class Learner:
         return server.start()
 
     def _publish(self) -> None:
-        if self.inference is not None and self.inference.version != self.algo.version:
-            self.inference.swap(self.algo.version, self.algo.policy_snapshot())
+        inference = self.inference
+        if inference is not None and inference.version != self.algo.version and inference.in_use():
+            inference.swap(self.algo.version, self.algo.policy_snapshot())
         try:
             arch, tensors = self.algo.policy_weights()
         except NotImplementedError:  # no numpy twin: the WEIGHTS only announce the version,
