@@ -133,7 +133,7 @@ def main() -> None:
         help="the learner's intra-op threads for training (0: torch's default); see above",
     )
     args = parser.parse_args()
-    calls, rounds = (400, 3) if args.quick else (4000, 9)
+    calls, rounds = (200, 3) if args.quick else (4000, 9)
 
     from supersonic.actors.policy import NumpyPolicy
     from supersonic.actors.remote import RemotePolicy
