@@ -80,3 +80,13 @@ def test_control_plane_bench_quick_registers_every_actor_and_answers_every_heart
     assert 0 < result["heartbeat_rtt_median_ms"] <= result["heartbeat_rtt_p99_ms"]
     assert 0 <= result["supervisor_cpu_share"] < 2
     assert isinstance(result["met"], bool) and "target" in result
+
+
+def test_inference_bench_quick_prints_its_json_line() -> None:
+    result = run_quick("inference.py", timeout=300)
+    assert result["bench"] == "inference" and result["quick"] is True
+    for key in ("local", "central", "central_batch64"):
+        assert result[f"{key}_actions_per_s"] > 0
+    assert 0 < result["central_rtt_median_ms"] <= result["central_rtt_p99_ms"]
+    assert result["update_s_idle"] > 0 and result["update_slowdown_paced"] > 0
+    assert isinstance(result["met"], bool) and "target" in result

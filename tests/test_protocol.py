@@ -44,6 +44,8 @@ from supersonic.protocol.messages import (
     Header,
     Heartbeat,
     Hello,
+    InferReply,
+    InferRequest,
     Log,
     Message,
     Reject,
@@ -122,6 +124,7 @@ EXAMPLES: list[Message] = [
         candidate=SPEC,
         transitions_endpoint="tcp://10.0.0.2:5601",
         weights_endpoint="tcp://10.0.0.2:5602",
+        inference_endpoint="tcp://10.0.0.2:5603",
     ),
     Welcome(run_id="run-2024-01-01T00-00", heartbeat_interval_s=1.0, heartbeat_timeout_s=10.0),
     Reject(reason="protocol version 2, supervisor speaks 1", supervisor_version=1),
@@ -141,11 +144,28 @@ EXAMPLES: list[Message] = [
         episode_length=45,
         batch_size=256,
         seed=99,
+        inference_endpoint="tcp://10.0.0.2:5603",
+        inference="central",
     ),
     Release(candidate=SPEC.name, reason="pruned at rung 2"),
     _transitions(),
     _weights(),
     WeightsRequest(candidate=SPEC.name, have_version=-1),
+    InferRequest(
+        candidate=SPEC.name,
+        request_id=41,
+        obs=RNG.standard_normal((3, 56)).astype(np.float32),
+        deterministic=True,
+        have_version=11,
+    ),
+    InferReply(
+        candidate=SPEC.name,
+        request_id=41,
+        policy_version=12,
+        actions=np.array([3, 0, 123], dtype=np.int64),
+        logp=np.array([-0.5, -4.8, -0.01], dtype=np.float32),
+        values=np.array([0.2, -1.5, 0.0], dtype=np.float32),
+    ),
     EvalRequest(
         eval_id="eval-3-7",
         candidate=SPEC.name,
@@ -460,7 +480,7 @@ def test_unknown_types_are_rejected(t: str) -> None:
 
 
 @FUZZ
-@given(st.integers(min_value=-(2**63), max_value=2**64 - 1).filter(lambda v: v != 1))
+@given(st.integers(min_value=-(2**63), max_value=2**64 - 1).filter(lambda v: v != PROTOCOL_VERSION))
 def test_other_versions_raise_version_mismatch_with_the_header(v: int) -> None:
     body, _ = body_of(EXAMPLES[0], src="actor-old", seq=0)
     body["v"] = v
@@ -468,6 +488,16 @@ def test_other_versions_raise_version_mismatch_with_the_header(v: int) -> None:
     error = assert_rejected([pack(body)], "wrong version")
     assert isinstance(error, VersionMismatch)
     assert error.header == Header(v=v, t="HELLO", src="actor-old", seq=0)
+
+
+def test_a_version_3_peer_gets_the_same_clean_refusal() -> None:
+    """v4 added central inference; a v3 HELLO is refused like any other version (the supervisor
+    answers it with REJECT), and a v3 peer refuses what a v4 one sends."""
+    hello = encode(EXAMPLES[0], "actor-v3", 0, version=3)
+    with pytest.raises(VersionMismatch) as info:
+        decode(hello)
+    assert info.value.header == Header(v=3, t="HELLO", src="actor-v3", seq=0)
+    assert PROTOCOL_VERSION == 4
 
 
 def test_version_mismatch_is_counted_by_the_decoder() -> None:

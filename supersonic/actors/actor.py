@@ -14,6 +14,11 @@ it goes through. If the supervisor goes silent the actor reconnects with exponen
 and carries on with its assignment meanwhile. SIGTERM/SIGINT flush the partial segment, say
 BYE and exit 0; a REJECT (e.g. another protocol version) is printed as one line, exit 3.
 
+Who runs the policy is the ASSIGN's `inference` ("local", "central", "auto"; see
+supersonic.actors.remote): with central inference the actor asks its learner for every action
+(`RemotePolicy`), tags segments with the version that answered, and backs off (logged) while the
+learner does not answer.
+
 With a key directory (`--keys`) all its sockets are CurveZMQ clients of the run's servers; a
 supervisor that refuses its key is reported like a REJECT (see supersonic.protocol.security).
 """
@@ -35,6 +40,7 @@ import zmq
 
 from supersonic import logs
 from supersonic.actors.policy import NumpyPolicy
+from supersonic.actors.remote import InferenceUnavailable, RemotePolicy, local_policy
 from supersonic.envs import get_task, task_names
 from supersonic.envs.task import EpisodeScorer, RewardFunction, StateFunction, env_observation
 from supersonic.protocol.forward import EventForwarder
@@ -66,6 +72,7 @@ PUSH_HWM = 2  # segments queued towards the learner before the actor pauses
 SOCKET_BUFFER_BYTES = 32 * 1024
 EXIT_REJECTED = 3
 WEIGHTS_WAIT_S = 120.0
+INFERENCE_BACKOFF_S = (0.5, 10.0)  # central inference: first wait after a failure, and the cap
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class _Work:
         self.assign = assign
         self.spec: CandidateSpec = assign.candidate
         task = get_task(assign.task)
+        self.n_actions = task.n_actions
         self.state_fn: StateFunction = task.state_fn(self.spec.state_fn)
         self.reward_fn: RewardFunction = task.reward_fn(self.spec.reward_fn)
         self.scorer: EpisodeScorer = task.scorer(self.reward_fn)
@@ -138,7 +146,10 @@ class _Work:
         sub.connect(assign.weights_endpoint)
         self.sub = Channel(sub, ident, topic=True)
         self.rng = np.random.default_rng(assign.seed)
-        self.policy: NumpyPolicy | None = None
+        self.policy: NumpyPolicy | RemotePolicy | None = None
+        self.remote: RemotePolicy | None = None  # central inference, once needed
+        self.retry_at = 0.0  # central inference failed: do not step before this time
+        self.backoff = INFERENCE_BACKOFF_S[0]
         self.version = -1
         self.segment = _Segment()
         self.pending: Transitions | None = None  # a segment the learner could not take yet
@@ -149,7 +160,22 @@ class _Work:
         self.last_weights_request = 0.0
         self.stream = True  # False: build no segments at all (benchmarks of the env alone)
 
+    def central(self, ctx: zmq.Context[zmq.Socket[bytes]], ident: str, security: Security) -> None:
+        """Use the learner's inference endpoint from now on (see supersonic.actors.remote)."""
+        if self.remote is None:
+            self.remote = RemotePolicy(
+                ctx,
+                self.assign.inference_endpoint,
+                self.spec.name,
+                ident,
+                self.n_actions,
+                security,
+            )
+        self.policy = self.remote
+
     def close(self) -> None:
+        if self.remote is not None:
+            self.remote.close()
         self.env.close()
         self.push.socket.close()
         self.sub.socket.close()
@@ -212,7 +238,12 @@ class Actor:
 
     def _can_step(self) -> bool:
         w = self.work
-        return w is not None and w.policy is not None and w.pending is None
+        return (
+            w is not None
+            and w.policy is not None
+            and w.pending is None
+            and time.monotonic() >= w.retry_at
+        )
 
     # ----------------------------------------------------------------- control channel
     def _hello(self) -> Hello:
@@ -302,8 +333,23 @@ class Actor:
             self.work = None
             return
         self.log.info(
-            "actor_assigned", candidate=assign.candidate.name, programs=len(assign.programs)
+            "actor_assigned",
+            candidate=assign.candidate.name,
+            programs=len(assign.programs),
+            inference=assign.inference,
         )
+        if assign.inference == "central":  # no weights needed: the learner runs the policy
+            if not assign.inference_endpoint:
+                self.log.error(
+                    "assign_failed",
+                    candidate=assign.candidate.name,
+                    error="inference is central but the learner serves none",
+                )
+                self.work.close()
+                self.work = None
+                return
+            self.work.central(self.ctx, self.ident, self.security)
+            return
         self.link.send(WeightsRequest(candidate=assign.candidate.name, have_version=-1))
         self.work.last_weights_request = time.monotonic()
 
@@ -321,10 +367,28 @@ class Actor:
     def _on_weights(self, w: _Work, weights: Weights) -> None:
         if weights.candidate != w.spec.name or weights.version <= w.version:
             return
+        if w.assign.inference == "central":
+            return  # the versions come with the inference replies
         try:
-            policy = NumpyPolicy(dict(weights.arch), dict(weights.tensors))
+            policy = local_policy(
+                w.assign.inference,
+                dict(weights.arch),
+                dict(weights.tensors),
+                bool(w.assign.inference_endpoint),
+            )
         except ValueError as exc:
             self.log.error("bad_weights", candidate=w.spec.name, error=str(exc))
+            return
+        if policy is None:  # auto: numpy cannot run these weights, the learner can
+            if w.remote is None:
+                self.log.info(
+                    "central_inference",
+                    candidate=w.spec.name,
+                    kind=str(weights.arch.get("kind")),
+                    endpoint=w.assign.inference_endpoint,
+                )
+                self._flush(w)
+                w.central(self.ctx, self.ident, self.security)
             return
         if policy.obs_dim != w.state_fn.dim:
             self.log.error(
@@ -335,6 +399,9 @@ class Actor:
             return
         self._flush(w)  # a segment holds transitions of one policy version only
         w.policy, w.version = policy, weights.version
+        if w.remote is not None:  # auto, and the weights became runnable here again
+            w.remote.close()
+            w.remote = None
 
     # ------------------------------------------------------------------------- stepping
     def _start_episode(self, w: _Work) -> None:
@@ -352,7 +419,14 @@ class Actor:
         if w.obs is None:
             self._start_episode(w)
         assert w.obs is not None
-        action, logp, value = w.policy.act(w.obs, w.rng)
+        try:
+            action, logp, value = w.policy.act(w.obs, w.rng)
+        except InferenceUnavailable as exc:
+            self._inference_failed(w, str(exc))
+            return
+        remote = isinstance(w.policy, RemotePolicy)
+        if remote:
+            self._inference_answered(w, value)
         raw, env_reward, terminated, truncated, info = w.env.step(action)
         if "failure" in info:
             reward = float(env_reward)
@@ -377,13 +451,34 @@ class Actor:
             w.obs = None
         else:
             w.obs = w.state_fn(raw)
-        if w.stream and len(seg) >= w.assign.batch_size:
-            self._flush(w)
+        if w.stream and len(seg) >= w.assign.batch_size and not remote:
+            self._flush(w)  # (central: flushed at the next step, with the value it brings)
 
-    def _flush(self, w: _Work, cut: bool = False) -> None:
+    def _inference_answered(self, w: _Work, value: float) -> None:
+        """After a central answer: a new version or a full segment ends the segment, with the
+        answer's value of the current observation as its bootstrap (no extra round trip)."""
+        assert w.remote is not None
+        if w.retry_at:
+            self.log.info("inference_recovered", candidate=w.spec.name, version=w.remote.version)
+            w.retry_at, w.backoff = 0.0, INFERENCE_BACKOFF_S[0]
+        if w.remote.version != w.version or len(w.segment) >= w.assign.batch_size:
+            self._flush(w, bootstrap=value)
+            w.version = w.remote.version
+
+    def _inference_failed(self, w: _Work, error: str) -> None:
+        """The learner did not answer: wait (doubling) before asking again; meanwhile the actor
+        heartbeats and handles control messages, and nothing is stepped."""
+        self.log.warning(
+            "inference_unavailable", candidate=w.spec.name, error=error, retry_s=w.backoff
+        )
+        w.retry_at = time.monotonic() + w.backoff
+        w.backoff = min(w.backoff * 2, INFERENCE_BACKOFF_S[1])
+
+    def _flush(self, w: _Work, cut: bool = False, bootstrap: float | None = None) -> None:
         """Turn the rows collected so far into a TRANSITIONS message and try to send it.
 
         `cut` marks the last row truncated: the episode will not continue (release, eval).
+        `bootstrap`: V(current observation) when the caller has it (central inference).
         """
         seg = w.segment
         if not len(seg):
@@ -399,8 +494,12 @@ class Actor:
         if cut and w.obs is not None:
             seg.truncated[-1] = True
             w.obs = None
-        bootstrap = 0.0
-        if w.obs is not None and w.policy is not None:
+        if w.obs is not None and bootstrap is None and isinstance(w.policy, RemotePolicy):
+            seg.truncated[-1] = True  # no value without a round trip: end the episode here
+            w.obs = None
+        if w.obs is None or w.policy is None:
+            bootstrap = 0.0
+        elif bootstrap is None:
             bootstrap = float(w.policy.value(w.obs))
         w.pending = Transitions(
             candidate=w.spec.name,
@@ -477,7 +576,13 @@ class Actor:
             raw, info = w.env.reset(options={"benchmark": program})
             scorer.start(info)
             for _ in range(request.episode_length):
-                action, _, _ = policy.act(w.state_fn(raw), w.rng, deterministic=True)
+                try:
+                    action, _, _ = policy.act(w.state_fn(raw), w.rng, deterministic=True)
+                except InferenceUnavailable as exc:  # the supervisor asks again later
+                    self._inference_failed(w, str(exc))
+                    w.obs = None
+                    self.link.send(self._eval_error(request, f"central inference: {exc}"))
+                    return
                 raw, env_reward, terminated, truncated, info = w.env.step(action)
                 steps += 1
                 if "failure" in info:

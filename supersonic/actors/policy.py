@@ -1,8 +1,10 @@
 """Policies that actors run locally, with numpy only.
 
 Actors choose every action themselves (no round trip to the learner), using the latest weights
-the learner published. They must not need torch: an actor may run on a small target machine
-where only the compiler toolchain and numpy are installed. So the weights arrive as plain arrays
+the learner published (unless a run keeps inference on the learner, or the network has no form
+here: then `supersonic.actors.remote.RemotePolicy` asks the learner). They must not need torch:
+an actor may run on a small target machine where only the compiler toolchain and numpy are
+installed. So the weights arrive as plain arrays
 with a flat `arch` description (written by `supersonic.learners.models.MLPActorCritic`):
 
     arch = {"kind": "mlp", "activation": "tanh",

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supersonic.actors.remote import INFERENCE_MODES
 from supersonic.envs import get_task
 from supersonic.launch.cluster import ClusterError, HostConfig, parse_hosts
 from supersonic.launch.space import expand_space, replicate
@@ -44,6 +45,9 @@ class RunConfig:
     port: int = 0  # the supervisor's control port; 0: a free one (fix it for hand-started actors)
     keys: str = ""  # CurveZMQ key directory of the head (see supersonic.protocol.security)
     insecure: bool = False  # allow binding a non-loopback bind_host in the clear
+    # Who runs the policy: the actor with numpy ("local"), the learner ("central"), or the actor
+    # when it can and else the learner ("auto"; see supersonic.actors.remote).
+    inference: str = "auto"
     # [cluster]: hosts the launch starts actors (and learners) on over ssh (launch/cluster.py).
     hosts: tuple[HostConfig, ...] = ()
     ssh_options: tuple[str, ...] = ()  # added to every ssh command
@@ -238,6 +242,11 @@ def validate(config: RunConfig, origin: str = "config") -> None:
         (
             config.strategy in STRATEGIES,
             f"unknown strategy {config.strategy!r}; choose one of {', '.join(STRATEGIES)}",
+        ),
+        (
+            config.inference in INFERENCE_MODES,
+            f"inference = {config.inference!r} is not valid; choose one of "
+            f"{', '.join(INFERENCE_MODES)} (docs/cluster.md#central-inference)",
         ),
         (config.reduction_factor >= 2, "reduction_factor must be >= 2"),
         (config.min_budget >= 0, "min_budget must be >= 0"),

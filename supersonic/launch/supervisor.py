@@ -92,6 +92,7 @@ class CandidateState:
     learner: str = ""  # the learner peer's ident
     transitions_endpoint: str = ""
     weights_endpoint: str = ""
+    inference_endpoint: str = ""
     group: str = ""  # the architecture (seed replicas share it): what the strategy schedules
     env_steps: int = 0
     version: int = 0
@@ -485,13 +486,15 @@ class Supervisor:
         if hello.role == "learner":
             assert hello.candidate is not None
             state = self.candidates[hello.candidate.name]
-            moved = (state.transitions_endpoint, state.weights_endpoint) != (
-                hello.transitions_endpoint,
-                hello.weights_endpoint,
-            )
+            moved = (
+                state.transitions_endpoint,
+                state.weights_endpoint,
+                state.inference_endpoint,
+            ) != (hello.transitions_endpoint, hello.weights_endpoint, hello.inference_endpoint)
             state.learner = src
             state.transitions_endpoint = hello.transitions_endpoint
             state.weights_endpoint = hello.weights_endpoint
+            state.inference_endpoint = hello.inference_endpoint
             peer.candidate = state.spec.name
             if moved:  # a restarted learner: point its actors at the new endpoints
                 for actor in self._actors_of(state.spec.name):
@@ -703,6 +706,8 @@ class Supervisor:
                 batch_size=self.config.batch_size,
                 seed=state.spec.seed * 1000 + len(self._actors_of(state.spec.name)),
                 task=self.config.task,
+                inference_endpoint=state.inference_endpoint,
+                inference=self.config.inference,
             ),
         )
         self.log.info("assign", actor=actor.ident, candidate=state.spec.name)

@@ -32,10 +32,12 @@ from supersonic.learners.algorithm import (
     ArchValue,
     Batch,
     HyperParameter,
+    PolicySnapshot,
     register_algorithm,
 )
 from supersonic.learners.models import (
     ENCODER_HPARAMS,
+    ActorCriticSnapshot,
     MLPActorCritic,
     build_encoder,
     encoder_keys,
@@ -121,10 +123,15 @@ class ActorCriticAlgorithm(Algorithm):
         ).to(self._torch_device)
         self.optimizer = make_optimizer(h["optimizer"], self.model.parameters(), h["lr"])
         self._buffer: list[Any] = []  # what a subclass keeps until its update
+        # Central inference draws actions with its own stream (not the initialisation's).
+        self._inference_generator = torch.Generator().manual_seed(seed + 1)
         self.buffered = 0  # transitions waiting for the next update
 
     def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
         return self.model.export_policy()
+
+    def policy_snapshot(self) -> PolicySnapshot:
+        return ActorCriticSnapshot(self.model, self._inference_generator)
 
     def _step(self, loss: torch.Tensor) -> torch.Tensor:
         """One optimiser step on `loss` (gradients clipped to `max_grad_norm`), at the learning

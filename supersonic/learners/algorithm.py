@@ -104,6 +104,26 @@ class Batch:
         return int(self.obs.shape[0])
 
 
+class PolicySnapshot(abc.ABC):
+    """A frozen copy of an algorithm's policy at one version, for central inference.
+
+    Why a copy: the learner answers actors' INFER_REQUESTs from a thread while its main loop
+    trains the live network in place; a snapshot taken after each update keeps every answer
+    consistent with one version and never reads weights half-way through an optimiser step.
+    `act` runs on the learner's device and returns exactly what an actor records per row.
+    """
+
+    obs_dim: int
+    n_actions: int
+
+    @abc.abstractmethod
+    def act(
+        self, obs: np.ndarray, deterministic: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(actions int64 [N], logp float32 [N], values float32 [N]) for obs float32 [N, D]:
+        sampled like the actors' numpy policies (argmax when `deterministic`)."""
+
+
 @dataclass(frozen=True)
 class HyperParameter:
     """One tunable setting of an algorithm: its type, valid range or choices, and default.
@@ -253,6 +273,14 @@ class Algorithm(abc.ABC):
     @abc.abstractmethod
     def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
         """The current policy as (arch, float32 tensors) for actors to run with numpy."""
+
+    def policy_snapshot(self) -> PolicySnapshot:
+        """A frozen copy of the current policy for central inference (see `PolicySnapshot`).
+
+        Not abstract: an algorithm without one simply serves no central inference (its learner
+        advertises no inference endpoint), and its actors must run `policy_weights()` locally.
+        """
+        raise NotImplementedError(f"{self.name} has no central inference")
 
     @abc.abstractmethod
     def state_dict(self) -> dict[str, Any]:

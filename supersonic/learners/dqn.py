@@ -41,6 +41,7 @@ from supersonic.learners.algorithm import (
     ArchValue,
     Batch,
     HyperParameter,
+    PolicySnapshot,
     register_algorithm,
 )
 from supersonic.learners.models import (
@@ -51,6 +52,7 @@ from supersonic.learners.models import (
     encoder_keys,
     export_encoder,
     export_layers,
+    frozen_copy,
 )
 from supersonic.learners.ppo import HIDDEN_CHOICES, _detached_cpu, parse_hidden
 
@@ -130,6 +132,45 @@ class QNetwork(nn.Module):
 
 
 # -- n-step transitions ---------------------------------------------------------------------------
+
+
+class QSnapshot(PolicySnapshot):
+    """`QNetwork` frozen at one version with the exploration rate of that version: epsilon-greedy
+    exactly as `NumpyPolicy.act` does it (logp of action a = epsilon / n + (1 - epsilon) [a is
+    the argmax]; value = max Q)."""
+
+    def __init__(
+        self,
+        q_net: QNetwork,
+        epsilon: float,
+        shape: tuple[int, int],
+        generator: torch.Generator,
+    ) -> None:
+        self.q_net = frozen_copy(q_net)
+        self.epsilon, self.generator = epsilon, generator
+        self.device = next(q_net.parameters()).device
+        self.obs_dim, self.n_actions = shape
+
+    def act(
+        self, obs: np.ndarray, deterministic: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            q = self.q_net(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
+            q = q.float().cpu()
+        greedy = q.argmax(dim=-1)
+        actions = greedy.clone()
+        if not deterministic and self.epsilon > 0:
+            explore = torch.rand(len(q), generator=self.generator) < self.epsilon
+            uniform = torch.randint(self.n_actions, (len(q),), generator=self.generator)
+            actions = torch.where(explore, uniform, greedy)
+        probability = self.epsilon / self.n_actions + (1.0 - self.epsilon) * (actions == greedy).to(
+            torch.float64
+        )
+        return (
+            actions.numpy().astype(np.int64),
+            np.log(probability.numpy()).astype(np.float32),
+            q.max(dim=-1).values.numpy().astype(np.float32),
+        )
 
 
 class NStep(NamedTuple):
@@ -430,6 +471,7 @@ class DQN(Algorithm):
         self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=h["lr"])
         self.replay = PrioritizedReplay(h["buffer_size"], obs_dim)
         self._rng = np.random.default_rng(seed)  # replay sampling
+        self._inference_generator = torch.Generator().manual_seed(seed + 1)  # central inference
         self.gradient_steps_done = 0
         self.new_transitions = 0  # added since the last update
         self._new_lag_sum = 0  # sum of policy lag over those, for the policy_lag metric
@@ -552,6 +594,11 @@ class DQN(Algorithm):
 
     def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
         return self.q_net.export_policy(self.epsilon)
+
+    def policy_snapshot(self) -> PolicySnapshot:
+        return QSnapshot(
+            self.q_net, self.epsilon, (self.obs_dim, self.n_actions), self._inference_generator
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizer, counters and RNG; the replay buffer is not saved (see above)."""

@@ -11,6 +11,13 @@ stay in memory, so that when the supervisor reports a SCORE for one of them its 
 as `CHECKPOINT_DIR/policies/v{version}.npz` (see `supersonic.protocol.policy_file`): the policy that
 earned a score can be exported later. Per-actor `batch_seq` numbers count lost and duplicated
 segments (duplicates are dropped).
+
+It also binds an inference endpoint (ROUTER, served from a thread: `supersonic.learners.inference`)
+where actors that do not run the policy themselves ask for actions, and advertises it in its
+HELLO; the supervisor passes it on in ASSIGN. The endpoint answers with a frozen copy of the
+network taken after each update (while actors use it), on the learner's device. An algorithm
+whose policy has no numpy twin publishes WEIGHTS of kind "central" (the version only), which
+sends actors to that endpoint.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import zmq
 from supersonic import logs
 from supersonic.envs import get_task
 from supersonic.learners.algorithm import Algorithm, ArchValue, Batch, make_algorithm
+from supersonic.learners.inference import InferenceServer
 from supersonic.protocol.forward import EventForwarder
 from supersonic.protocol.messages import (
     Bye,
@@ -58,6 +66,7 @@ MAX_DRAIN = 64  # segments taken per loop turn, so control messages are never st
 EXIT_REJECTED = 3
 RECENT_EPISODES = 50  # episodes kept for the progress reports
 KEPT_VERSIONS = 16  # published policies kept in memory, to save the ones that get a score
+CENTRAL_KIND = "central"  # the WEIGHTS arch of a policy only the learner can run
 
 
 @dataclass(frozen=True)
@@ -134,10 +143,13 @@ class Learner:
         self.episode_scores: list[float] = []
         self.episode_returns: list[float] = []  # returns of the candidate's reward function
         self.episodes = 0
+        self.segments = 0  # segments received (not duplicates)
+        self.served_segments = 0  # segments whose version the inference endpoint answered with
         self.kept: OrderedDict[int, tuple[dict[str, ArchValue], dict[str, np.ndarray]]] = (
             OrderedDict()
         )
         self.restored = self._restore()  # after the counters: it restores `received`
+        self.inference = self._start_inference(security)  # after the restore: its network
 
     # ------------------------------------------------------------------------ main loop
     def run(self) -> int:
@@ -151,6 +163,7 @@ class Learner:
             algorithm=self.spec.algorithm,
             transitions=self.transitions_endpoint,
             weights=self.weights_endpoint,
+            inference=self.inference.endpoint if self.inference else "",
             device=self.options.device,
             restored_version=self.algo.version if self.restored else None,
         )
@@ -214,6 +227,9 @@ class Learner:
         if expected is not None and t.batch_seq > expected:
             self.lost_segments += t.batch_seq - expected
         self.next_seq[t.actor] = t.batch_seq + 1
+        self.segments += 1
+        if self.inference is not None and self.inference.served(t.policy_version):
+            self.served_segments += 1
         try:
             batch = Batch(
                 obs=t.obs,
@@ -261,9 +277,28 @@ class Learner:
         if self.updates_since_checkpoint >= self.options.checkpoint_every:
             self._checkpoint()
 
+    def _start_inference(self, security: Security) -> InferenceServer | None:
+        """The central inference endpoint (supersonic.learners.inference), bound like the
+        other endpoints (CURVE + ZAP off loopback); None for an algorithm without one."""
+        try:
+            snapshot = self.algo.policy_snapshot()
+        except NotImplementedError:
+            return None
+        server = InferenceServer(
+            self.ctx, security, self.options.bind_host, self.ident, self.spec.name, self.log
+        )
+        server.swap(self.algo.version, snapshot)
+        return server.start()
+
     def _publish(self) -> None:
-        arch, tensors = self.algo.policy_weights()
-        if self.algo.version not in self.kept:
+        inference = self.inference
+        if inference is not None and inference.version != self.algo.version and inference.in_use():
+            inference.swap(self.algo.version, self.algo.policy_snapshot())
+        try:
+            arch, tensors = self.algo.policy_weights()
+        except NotImplementedError:  # no numpy twin: the WEIGHTS only announce the version,
+            arch, tensors = {"kind": CENTRAL_KIND}, {}  # actors ask the inference endpoint
+        if self.algo.version not in self.kept and arch["kind"] != CENTRAL_KIND:
             self.kept[self.algo.version] = (arch, tensors)
             while len(self.kept) > KEPT_VERSIONS:
                 self.kept.popitem(last=False)
@@ -290,6 +325,7 @@ class Learner:
             candidate=self.spec,
             transitions_endpoint=self.transitions_endpoint,
             weights_endpoint=self.weights_endpoint,
+            inference_endpoint=self.inference.endpoint if self.inference else "",
         )
 
     def _over_budget(self) -> bool:
@@ -348,9 +384,23 @@ class Learner:
                 "lost_segments": self.lost_segments,
                 "duplicate_segments": self.duplicate_segments,
                 "bad_segments": self.bad_segments,
+                **self._inference_metrics(),
                 **{k: round(v, 5) for k, v in self.last_metrics.items()},
             },
         )
+
+    def _inference_metrics(self) -> dict[str, Scalar]:
+        if self.inference is None:
+            return {}
+        stats = self.inference.stats
+        return {
+            "inference_requests": stats.requests,
+            "inference_rows": stats.rows,
+            "inference_refused": stats.refused,
+            "inference_busy_s": round(stats.busy_s, 3),
+            "segments": self.segments,
+            "served_segments": self.served_segments,
+        }
 
     def _keep_alive(self) -> None:
         self.link.tick(self._heartbeat)
@@ -408,6 +458,8 @@ class Learner:
         self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
         self.pull.socket.close()
         self.pub.socket.close()
+        if self.inference is not None:
+            self.inference.stop()
         if self.zap is not None:
             self.zap.stop()
         self.ctx.term()
@@ -418,6 +470,7 @@ class Learner:
             transitions=self.received,
             lost_segments=self.lost_segments,
             duplicate_segments=self.duplicate_segments,
+            **self._inference_metrics(),
         )
 
 

@@ -17,6 +17,7 @@ layer naming here ("pi.0", "pi.1", ..., "enc.*") is a wire format: change both t
 from __future__ import annotations
 
 import abc
+import copy
 import itertools
 import math
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from supersonic.learners.algorithm import ArchValue, HyperParameter
+from supersonic.learners.algorithm import ArchValue, HyperParameter, PolicySnapshot
 
 ENCODER_HPARAMS = (
     HyperParameter(
@@ -294,3 +295,42 @@ class MLPActorCritic(nn.Module):
             arch[f"{prefix}_layers"] = export_layers(prefix, layers, tensors)
         export_encoder(self.encoder, arch, tensors)
         return arch, tensors
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A deep copy in eval mode without gradients: what a `PolicySnapshot` runs."""
+    frozen = copy.deepcopy(module).eval()
+    frozen.requires_grad_(False)
+    return frozen
+
+
+class ActorCriticSnapshot(PolicySnapshot):
+    """`MLPActorCritic` frozen at one version: samples from softmax(logits) (argmax when
+    deterministic) with the algorithm's own `generator`, so that the draws continue across
+    versions instead of restarting from the seed at every update."""
+
+    def __init__(self, model: MLPActorCritic, generator: torch.Generator) -> None:
+        self.model = frozen_copy(model)
+        self.obs_dim, self.n_actions = model.obs_dim, model.n_actions
+        self.generator = generator
+        self.device = next(model.parameters()).device
+
+    def act(
+        self, obs: np.ndarray, deterministic: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            logits, values = self.model(x)
+            logp_all = torch.log_softmax(logits.float(), dim=-1)
+            if deterministic:
+                actions = logp_all.argmax(dim=-1)
+            else:  # drawn on the CPU: the generator is a CPU one whatever the device
+                probs = logp_all.exp().cpu()
+                actions = torch.multinomial(probs, 1, generator=self.generator)[:, 0]
+                actions = actions.to(self.device)
+            logp = logp_all.gather(-1, actions[:, None])[:, 0]
+            return _numpy_out(actions, torch.int64), _numpy_out(logp), _numpy_out(values)
+
+
+def _numpy_out(tensor: torch.Tensor, dtype: torch.dtype = torch.float32) -> np.ndarray:
+    return tensor.detach().to("cpu", dtype).numpy()

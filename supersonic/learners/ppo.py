@@ -31,10 +31,12 @@ from supersonic.learners.algorithm import (
     ArchValue,
     Batch,
     HyperParameter,
+    PolicySnapshot,
     register_algorithm,
 )
 from supersonic.learners.models import (
     ENCODER_HPARAMS,
+    ActorCriticSnapshot,
     MLPActorCritic,
     build_encoder,
     encoder_keys,
@@ -174,6 +176,8 @@ class PPO(Algorithm):
         # eps=1e-5 rather than Adam's 1e-8: the usual PPO setting, steadier early updates.
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=h["lr"], eps=1e-5)
         self._rng = np.random.default_rng(seed)  # minibatch shuffling
+        # Central inference draws actions with its own stream (not the initialisation's).
+        self._inference_generator = torch.Generator().manual_seed(seed + 1)
         self._buffer: list[_Segment] = []
         self.buffered = 0  # transitions waiting for the next update
 
@@ -288,6 +292,9 @@ class PPO(Algorithm):
 
     def policy_weights(self) -> tuple[dict[str, ArchValue], dict[str, np.ndarray]]:
         return self.model.export_policy()
+
+    def policy_snapshot(self) -> PolicySnapshot:
+        return ActorCriticSnapshot(self.model, self._inference_generator)
 
     def state_dict(self) -> dict[str, Any]:
         state = self._base_state()

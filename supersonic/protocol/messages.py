@@ -13,7 +13,7 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-PROTOCOL_VERSION = 3  # 2: task-defined EVAL_RESULT `details`; TRAIN_UNTIL. 3: EVENTS
+PROTOCOL_VERSION = 4  # 2: EVAL_RESULT `details`; TRAIN_UNTIL. 3: EVENTS. 4: central inference
 
 # A JSON-like scalar: what `dict[str, Scalar]` fields (hyperparameters, metrics, log fields) hold.
 Scalar = Union[str, int, float, bool, None]  # noqa: UP007 (get_type_hints needs a runtime type)
@@ -61,6 +61,7 @@ class Hello(Message):
     candidate: CandidateSpec | None = None  # learners: the candidate they train
     transitions_endpoint: str = ""  # learners: where actors PUSH transitions
     weights_endpoint: str = ""  # learners: where actors SUBscribe to weights
+    inference_endpoint: str = ""  # learners: where actors ask for actions ("": not served)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class Assign(Message):
     batch_size: int  # transitions per TRANSITIONS message
     seed: int
     task: str = "llvm-codesize"  # the task whose env, state and reward functions to use
+    inference_endpoint: str = ""  # the learner's INFER_REQUEST endpoint ("": it serves none)
+    inference: str = "auto"  # "local" | "central" | "auto": who runs the policy (see actors)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,34 @@ class Weights(Message):
     version: int
     arch: dict[str, Scalar]
     tensors: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class InferRequest(Message):
+    """Actor -> learner (DEALER -> ROUTER): central inference, for an actor that cannot (or is
+    told not to) run the policy itself: choose actions for these observations."""
+
+    TYPE: ClassVar[str] = "INFER_REQUEST"
+    candidate: str
+    request_id: int  # quoted in the reply: a late reply to an abandoned request is dropped
+    obs: np.ndarray  # float32 [N, D]
+    deterministic: bool = False  # argmax (evaluation) instead of sampling
+    have_version: int = -1  # the newest version this actor has been answered with
+
+
+@dataclass(frozen=True)
+class InferReply(Message):
+    """Learner -> actor: the answer to one INFER_REQUEST, computed by the learner's current
+    network; `logp` and `values` are what the actor puts in its TRANSITIONS rows."""
+
+    TYPE: ClassVar[str] = "INFER_REPLY"
+    candidate: str
+    request_id: int
+    policy_version: int  # the version that chose these actions (-1 with an error)
+    actions: np.ndarray  # int64 [N]
+    logp: np.ndarray  # float32 [N]: log-probability of each action under that version
+    values: np.ndarray  # float32 [N]: its value estimate of each observation
+    error: str = ""  # non-empty: nothing was computed (the arrays are then empty)
 
 
 @dataclass(frozen=True)
@@ -268,6 +299,8 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Release,
         Transitions,
         Weights,
+        InferRequest,
+        InferReply,
         WeightsRequest,
         EvalRequest,
         EvalResult,
