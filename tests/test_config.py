@@ -53,6 +53,7 @@ def test_candidate_names_default_from_their_parts() -> None:
         (config(run='task = "nope"'), "unknown task 'nope'"),
         (config(run="actors = -1"), "actors must be >= 0"),  # 0: only cluster or hand-started
         (config(run="bogus = 1"), "unknown [run] key(s) bogus"),
+        (config(run="learner_threads = -1"), "learner_threads must be >= 0"),
         ("[run]\n", "no candidates: give [[candidates]] or a [space]"),
         ("not toml [", "not valid TOML"),
         (config(state="autophase+nope"), "'nope'; choose one of autophase"),

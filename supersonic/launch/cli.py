@@ -451,6 +451,9 @@ def actor(
 @click.option("--task", required=True)
 @click.option("--candidate", "candidate_json", required=True, help="The CandidateSpec as JSON.")
 @click.option("--device", default="cpu")
+@click.option(
+    "--threads", type=click.IntRange(min=0), default=1, help="torch threads (0: torch's default)."
+)
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--log-file", default=None, help="JSON event lines ('-' or none: stderr).")
 @click.option("--bind-host", default="127.0.0.1", help="Where to bind transitions and weights.")
@@ -468,6 +471,7 @@ def learner(
     task: str,
     candidate_json: str,
     device: str,
+    threads: int,
     checkpoint_dir: Path | None,
     log_file: str | None,
     bind_host: str,
@@ -493,6 +497,7 @@ def learner(
                 candidate=spec,
                 checkpoint_dir=checkpoint_dir,
                 device=device,
+                threads=threads,
                 log_path=None if log_file in (None, "-") else Path(str(log_file)),
                 bind_host=bind_host,
                 keys=keys_dir,

@@ -405,6 +405,8 @@ class LearnerPlacement:
             json.dumps(asdict(spec)),
             "--device",
             config.device,
+            "--threads",
+            str(config.learner_threads),
             "--checkpoint-dir",
             checkpoints,
             "--log-file",

@@ -77,6 +77,7 @@ class LearnerOptions:
     ident: str = ""
     checkpoint_dir: Path | None = None
     device: str = "cpu"
+    threads: int = 1  # torch intra-op threads (0: torch's default); see RunConfig.learner_threads
     log_path: Path | None = None
     bind_host: str = "127.0.0.1"
     keys: Path | None = None  # CurveZMQ key directory (see supersonic.protocol.security)
@@ -99,6 +100,8 @@ class Learner:
         self.log = logs.configure("learner", self.ident, options.log_path, forward=buffer)
         task = get_task(options.task)
         state_fn = task.state_fn(self.spec.state_fn)
+        if options.threads > 0:
+            torch.set_num_threads(options.threads)
         self.algo: Algorithm = make_algorithm(
             self.spec.algorithm,
             state_fn.dim,
