@@ -307,6 +307,7 @@ def baseline(
 @click.option("--dry-run", is_flag=True, help="--backend slurm: print the job script only.")
 @click.option("--bind-host", default=None, help="Overrides [run] bind_host.")
 @click.option("--port", type=int, default=None, help="Overrides [run] port.")
+@click.option("--concurrent", type=int, default=None, help="Overrides [search] concurrent.")
 @_user_errors
 def launch(
     config_path: Path | None,
@@ -319,6 +320,7 @@ def launch(
     dry_run: bool,
     bind_host: str | None,
     port: int | None,
+    concurrent: int | None,
 ) -> None:
     """Run the architecture search: supervisor, learners for the candidates, N actors.
 
@@ -341,13 +343,15 @@ def launch(
         else:
             config = load_config(config_path)
             target = run_dir or default_run_dir(config)
-        if keys_dir is not None or insecure or bind_host is not None or port is not None:
+        overrides = (keys_dir, bind_host, port, concurrent)
+        if insecure or any(o is not None for o in overrides):
             config = replace(
                 config,
                 keys=str(keys_dir) if keys_dir is not None else config.keys,
                 insecure=insecure or config.insecure,
                 bind_host=config.bind_host if bind_host is None else bind_host,
                 port=config.port if port is None else port,
+                concurrent=config.concurrent if concurrent is None else concurrent,
             )
             validate(config, "command line")
         if backend == "slurm":

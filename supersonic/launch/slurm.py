@@ -75,6 +75,9 @@ def script(config: RunConfig, config_path: Path, run_dir: Path) -> str:
         *([f"--constraint={s.constraint}"] if s.constraint else []),
     ]
     security = ["--keys", keys] if keys else ["--insecure"]
+    total = s.actor_nodes * s.actors_per_node
+    # Candidates training at once: by default one per actor, counting the actor nodes' too.
+    concurrent = config.concurrent or max(1, (total + config.actors) // config.seeds)
     launch = [
         "launch",
         str(config_path.resolve()),
@@ -82,12 +85,13 @@ def script(config: RunConfig, config_path: Path, run_dir: Path) -> str:
         run,
         "--port",
         str(port),
+        "--concurrent",
+        str(concurrent),
         *security,
     ]
     actor = ["actor", "--tasks", config.task, "--cores", str(s.actor_cpus)]
     actor += ["--keys", keys] if keys else []
     actor += ["--label", s.label] if s.label else []
-    total = s.actor_nodes * s.actors_per_node
     lines = [
         "#!/bin/bash",
         f"# SuperSonic run {config.name}: written by `supersonic launch --backend slurm`.",
