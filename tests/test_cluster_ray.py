@@ -111,7 +111,7 @@ def ray_cluster() -> Iterator[RayCluster]:
             *common,
             env=env,
         )
-        for board in ("board-a", "board-b"):
+        for board in ("board-a", "board-b"):  # one after the other: side by side they race
             ray_cli(
                 python,
                 "start",
@@ -260,6 +260,13 @@ def test_an_llvm_run_places_actors_by_resource_and_survives_a_killed_ray_worker(
 
 def test_bad_ray_input_is_one_line_within_seconds(ray_cluster: RayCluster, tmp_path: Path) -> None:
     config = write_run(tmp_path, ray_cluster, steps=600, board_b="board-c")
+    text = config.read_text().replace('task = "llvm-codesize"', 'task = "cartpole"')
+    text = text.replace('train = "builtin:validation"\n', "")
+    config.write_text(
+        text.replace('state_fn = "autophase"', 'state_fn = "raw"').replace(
+            'reward_fn = "ir_oz"', 'reward_fn = "env"'
+        )
+    )
     started = time.monotonic()
     proc = launch(config, tmp_path / "run")
     _, err = proc.communicate(timeout=60)

@@ -75,7 +75,7 @@ def write_config(tmp: Path, tag: str, **slurm: object) -> Path:
 name = "slurm"
 task = "cartpole"
 actors = 0
-steps_per_candidate = 1000
+steps_per_candidate = 600
 batch_size = 64
 eval_initial = false
 baseline_random = false
