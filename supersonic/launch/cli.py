@@ -300,6 +300,19 @@ def baseline(
     is_flag=True,
     help="Allow binding a non-loopback bind_host without keys (a network you trust).",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray", "slurm"]),
+    default="local",
+    show_default=True,
+    help="Who starts the processes: this launch (and ssh for [cluster] hosts), a Ray "
+    "cluster, or a Slurm job (docs/cluster.md).",
+)
+@click.option("--address", default=None, help="--backend ray: auto, ray://HOST:PORT or HOST:PORT.")
+@click.option("--dry-run", is_flag=True, help="--backend slurm: print the job script only.")
+@click.option("--bind-host", default=None, help="Overrides [run] bind_host.")
+@click.option("--port", type=int, default=None, help="Overrides [run] port.")
+@click.option("--concurrent", type=int, default=None, help="Overrides [search] concurrent.")
 @_user_errors
 def launch(
     config_path: Path | None,
@@ -307,6 +320,12 @@ def launch(
     resume_dir: Path | None,
     keys_dir: Path | None,
     insecure: bool,
+    backend: str,
+    address: str | None,
+    dry_run: bool,
+    bind_host: str | None,
+    port: int | None,
+    concurrent: int | None,
 ) -> None:
     """Run the architecture search: supervisor, learners for the candidates, N actors.
 
@@ -319,30 +338,69 @@ def launch(
 
     if resume_dir is not None and (config_path is not None or run_dir is not None):
         raise ValueError("--resume takes the run directory alone (its config is inside)")
+    if address is not None and backend != "ray":
+        raise ValueError("--address is for --backend ray")
+    if dry_run and backend != "slurm":
+        raise ValueError("--dry-run is for --backend slurm (it prints the job script)")
     try:
         if resume_dir is not None:
             config, target = load_run_config(resume_dir), resume_dir
         else:
             config = load_config(config_path)
             target = run_dir or default_run_dir(config)
-        if keys_dir is not None or insecure:
+        overrides = (keys_dir, bind_host, port, concurrent)
+        if insecure or any(o is not None for o in overrides):
             config = replace(
                 config,
                 keys=str(keys_dir) if keys_dir is not None else config.keys,
                 insecure=insecure or config.insecure,
+                bind_host=config.bind_host if bind_host is None else bind_host,
+                port=config.port if port is None else port,
+                concurrent=config.concurrent if concurrent is None else concurrent,
             )
             validate(config, "command line")
+        if backend == "slurm":
+            _submit_slurm(config, config_path, target, resume_dir is not None, dry_run)
+            return
         results = run_launch(
             config,
             target,
             lambda line: click.echo(line, err=True),
             resume=resume_dir is not None,
+            backend=backend,
+            ray_address=address,
         )
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     click.echo(results_table(results))
     if results.get("interrupted"):
         sys.exit(130)
+
+
+def _submit_slurm(
+    config: Any, config_path: Path | None, run_dir: Path, resume: bool, dry_run: bool
+) -> None:
+    """`launch --backend slurm`: write RUN_DIR/job.sbatch and submit it (launch/slurm.py)."""
+    from supersonic.launch import slurm
+    from supersonic.launch.config import DEFAULT_CONFIG
+
+    if resume:
+        raise ValueError("--backend slurm does not take --resume: submit RUN_DIR/job.sbatch again")
+    slurm.check(config)
+    if config_path is None:  # the embedded default: the job reads it from the run directory
+        config_path = run_dir / "run.toml"
+        if not dry_run:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            config_path.write_text(DEFAULT_CONFIG)
+    text = slurm.script(config, config_path, run_dir)
+    if dry_run:
+        click.echo(text, nl=False)
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "job.sbatch"
+    path.write_text(text)
+    job = slurm.submit(path)
+    click.echo(f"submitted Slurm job {job} ({path}); follow it with: supersonic monitor {run_dir}")
 
 
 @main.command()

@@ -15,6 +15,13 @@ from typing import Any
 
 from supersonic.actors.remote import INFERENCE_MODES
 from supersonic.envs import get_task
+from supersonic.launch.backend_config import (
+    BackendConfigError,
+    RaySettings,
+    SlurmSettings,
+    parse_ray,
+    parse_slurm,
+)
 from supersonic.launch.cluster import ClusterError, HostConfig, parse_hosts
 from supersonic.launch.space import expand_space, replicate
 from supersonic.protocol.messages import CandidateSpec
@@ -62,6 +69,9 @@ class RunConfig:
     total_budget: int = 0  # bandit: env steps in all; 0: candidates * max budget / 4
     concurrent: int = 0  # candidates training at once; 0: one per actor
     seeds: int = 1  # training seeds per architecture, scored together
+    # [ray] / [slurm]: for `launch --backend ray|slurm` (launch/backend_config.py).
+    ray: RaySettings = field(default_factory=RaySettings)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
 
     @property
     def max_budget(self) -> int:
@@ -129,7 +139,7 @@ _SEARCH_KEYS = {
 }
 _CLUSTER_KEYS = {"hosts", "ssh_options"}
 _RUN_KEYS = (
-    {f for f in RunConfig.__dataclass_fields__ if f not in ("candidates",)}
+    {f for f in RunConfig.__dataclass_fields__ if f not in ("candidates", "ray", "slurm")}
     - _SEARCH_KEYS
     - _CLUSTER_KEYS
 )
@@ -157,14 +167,19 @@ def parse_config(text: str, origin: str) -> RunConfig:
     search = data.get("search", {})
     cluster = data.get("cluster", {})
     _refuse_unknown(
-        origin, "table(s)", set(data), {"run", "search", "space", "candidates", "cluster"}
+        origin,
+        "table(s)",
+        set(data),
+        {"run", "search", "space", "candidates", "cluster", "ray", "slurm"},
     )
     _refuse_unknown(origin, "[run] key(s)", set(run), _RUN_KEYS)
     _refuse_unknown(origin, "[search] key(s)", set(search), _SEARCH_KEYS)
     _refuse_unknown(origin, "[cluster] key(s)", set(cluster), _CLUSTER_KEYS)
     try:
         hosts = parse_hosts(cluster.get("hosts", []), origin)
-    except ClusterError as exc:
+        ray = parse_ray(data.get("ray", {}), origin)
+        slurm = parse_slurm(data.get("slurm", {}), origin)
+    except (ClusterError, BackendConfigError) as exc:
         raise ConfigError(str(exc)) from None
     ssh_options = cluster.get("ssh_options", [])
     if not isinstance(ssh_options, list) or not all(isinstance(o, str) for o in ssh_options):
@@ -190,7 +205,12 @@ def parse_config(text: str, origin: str) -> RunConfig:
             run["episode_length"] = get_task(str(run["task"])).episode_length or 30
     try:
         config = RunConfig(
-            candidates=candidates, hosts=hosts, ssh_options=tuple(ssh_options), **run
+            candidates=candidates,
+            hosts=hosts,
+            ssh_options=tuple(ssh_options),
+            ray=ray,
+            slurm=slurm,
+            **run,
         )
     except TypeError as exc:
         raise ConfigError(f"{origin}: {exc}") from None

@@ -22,12 +22,13 @@ import sys
 import tarfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
+from supersonic.launch.backend_config import ray_from_dict, slurm_from_dict
 from supersonic.launch.cluster import HostConfig, host_from_dict, ssh_argv, tar_argv
 from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
@@ -127,6 +128,10 @@ class ProcessGroup:
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.process.pid for c in self.children}
+
+    def check(self) -> None:
+        """Called on every supervisor tick; local and ssh children need nothing here (the Ray
+        group polls its processes)."""
 
 
 MAX_LEARNER_RESTARTS = 3
@@ -239,6 +244,8 @@ def load_run_config(run_dir: Path) -> RunConfig:
     data["candidates"] = tuple(CandidateSpec(**c) for c in data["candidates"])
     data["hosts"] = tuple(host_from_dict(h) for h in data.get("hosts", []))
     data["ssh_options"] = tuple(data.get("ssh_options", []))
+    data["ray"] = ray_from_dict(data.get("ray", {}))
+    data["slurm"] = slurm_from_dict(data.get("slurm", {}))
     config = RunConfig(**data)
     validate(config, str(path))
     return config
@@ -262,29 +269,57 @@ def check_programs(config: RunConfig) -> None:
 
 
 def launch(
-    config: RunConfig, run_dir: Path, echo: Callable[[str], None], resume: bool = False
+    config: RunConfig,
+    run_dir: Path,
+    echo: Callable[[str], None],
+    resume: bool = False,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
-    """Run the whole search on this machine; returns the results (also in RUN_DIR).
+    """Run the whole search; returns the results (also in RUN_DIR).
 
-    `resume`: continue the run in `run_dir` (its config, ledger and checkpoints)."""
+    `resume`: continue the run in `run_dir` (its config, ledger and checkpoints).
+    `backend`: "local" (here, plus any [cluster] hosts over ssh) or "ray" (the learners and
+    actors as Ray actors, launch/ray_backend.py; `ray_address` overrides [ray] address)."""
     paths = RunPaths(run_dir)
     if config.hosts and shutil.which("ssh") is None:
         raise ConfigError("[cluster] needs the OpenSSH client: install openssh-client")
     check_programs(config)
+    ray_groups = config.ray.actor_groups(config.actors) if backend == "ray" else ()
+    if backend == "ray":
+        from supersonic.launch import ray_backend
+
+        if config.hosts:
+            raise ConfigError("--backend ray places every process itself: remove [cluster] hosts")
+        ray_backend.connect(config.ray, ray_address)
+        try:
+            ray_backend.check_resources(ray_groups, config.ray.learner_demand())
+        except ConfigError:
+            ray_backend.disconnect()
+            raise
+        config = replace(config, actors=sum(g.count for g in ray_groups))
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         paths.config.write_text(json.dumps(config.to_dict(), indent=2))
     supervisor = Supervisor(config, paths, resume=resume)
     (run_dir / "endpoint").write_text(supervisor.endpoint + "\n")
     group = ProcessGroup(paths.logs, config.ssh_options)
-    placements = LearnerPlacement(config, paths, supervisor.endpoint)
+    if backend == "ray":
+        group = ray_backend.RayProcessGroup(paths.logs, config.ray, supervisor.log, echo)
+    placements = LearnerPlacement(config, paths, supervisor.endpoint, ray=backend == "ray")
 
     def start_learner(spec: CandidateSpec) -> Child:
         host = placements.host_for(spec.name)
         return group.start(f"learner-{spec.name}", placements.args(spec, host), host)
 
     try:
-        for i in range(config.actors):
+        for gi, ray_group in enumerate(ray_groups):
+            assert isinstance(group, ray_backend.RayProcessGroup)
+            for i in range(ray_group.count):
+                ident = f"actor-g{gi}-{i}"
+                args = ray_actor_args(config, supervisor.endpoint, ident, ray_group.label)
+                group.start_actor(ident, args, ray_group)
+        for i in range(0 if ray_groups else config.actors):
             group.start(
                 f"actor-{i}",
                 [
@@ -313,10 +348,13 @@ def launch(
             supervisor.strategy.expected_env_steps() * config.seeds, "env steps (estimate)"
         )
         say = bar.above(echo)
+        if backend == "ray":
+            group.echo = say  # type: ignore[attr-defined]  # a RayProcessGroup's messages
         watch = ChildWatch(group, supervisor, say, start_learner)
 
         def tick() -> None:
             watch.check()
+            group.check()
             bar.update(sum(s.env_steps for s in supervisor.candidates.values()))
 
         try:
@@ -333,6 +371,8 @@ def launch(
     finally:
         group.stop()
         supervisor.close()
+        if backend == "ray":
+            ray_backend.disconnect()
     if not results.get("interrupted"):
         placements.fetch_policies(echo)
     if not results.get("interrupted"):
@@ -365,12 +405,26 @@ def actor_args(config: RunConfig, endpoint: str, ident: str, host: HostConfig | 
     return args
 
 
+def ray_actor_args(config: RunConfig, endpoint: str, ident: str, label: str) -> list[str]:
+    """`supersonic actor ...` for an actor hosted by Ray: its events go to its output and,
+    forwarded, to the supervisor (it may run on another node than RUN_DIR)."""
+    args = ["actor", "--connect", endpoint, "--ident", ident, "--log-file", "-"]
+    keys = config.ray.keys or config.keys
+    if keys:
+        args += ["--keys", keys]
+    if label:
+        args += ["--label", label]
+    return args
+
+
 class LearnerPlacement:
     """Where each candidate's learner runs: here, or on the cluster's learner hosts (round
-    robin in candidate order), and the command line it gets there."""
+    robin in candidate order), or where Ray places it, and the command line it gets there."""
 
-    def __init__(self, config: RunConfig, paths: RunPaths, endpoint: str) -> None:
-        self.config, self.paths, self.endpoint = config, paths, endpoint
+    def __init__(
+        self, config: RunConfig, paths: RunPaths, endpoint: str, ray: bool = False
+    ) -> None:
+        self.config, self.paths, self.endpoint, self.ray = config, paths, endpoint, ray
         hosts = config.learner_hosts
         self.hosts: dict[str, HostConfig | None] = {
             c.name: hosts[i % len(hosts)] if hosts else None
@@ -386,7 +440,14 @@ class LearnerPlacement:
 
     def args(self, spec: CandidateSpec, host: HostConfig | None) -> list[str]:
         config = self.config
-        if host is None:
+        if host is None and self.ray:
+            from supersonic.launch.ray_host import NODE_ADDRESS
+
+            # On a Ray node: RUN_DIR must be on a filesystem the learner nodes share (the
+            # export reads the policies there); it binds its node's address.
+            checkpoints = str(self.paths.checkpoints.resolve() / spec.name)
+            log_file, bind, keys = "-", NODE_ADDRESS, config.ray.keys or config.keys
+        elif host is None:
             checkpoints = str(self.paths.checkpoints / spec.name)
             log_file = str(self.paths.events)  # the run's one events.jsonl (docs/events.md)
             bind, keys = config.bind_host, config.keys
@@ -414,7 +475,7 @@ class LearnerPlacement:
             "--bind-host",
             bind,
         ]
-        if host is None:
+        if host is None and not self.ray:
             args.append("--no-forward-events")  # it writes the run's events.jsonl itself
         if keys:
             args += ["--keys", keys]

@@ -453,6 +453,14 @@ class Supervisor:
             )
             return
         known = self.peers.get(src)
+        rejoin = known is not None
+        process = (hello.host, hello.pid)
+        if known is not None and hello.role == "actor" and (known.host, known.pid) != process:
+            # The same name from another process (restarted by Ray, over ssh or by a service
+            # manager before the old one was declared dead): the old one's work and pending
+            # evaluation went with it, so this one starts idle.
+            self._forget(known)
+            known = None
         peer = Peer(
             ident=src,
             identity=identity,
@@ -481,7 +489,7 @@ class Supervisor:
             label=hello.label,
             cores=hello.cores,
             tasks=",".join(hello.tasks),
-            rejoin=known is not None,
+            rejoin=rejoin,
         )
         if hello.role == "learner":
             assert hello.candidate is not None

@@ -1,0 +1,124 @@
+"""The Ray actor that hosts one SuperSonic process (an actor or a learner) on a Ray node.
+
+Why a subprocess and not the process's code in the Ray worker itself: our actors and learners
+own their process (signal handlers for a clean shutdown, `sys.exit` codes, their own structlog
+configuration, ZeroMQ contexts and torch threads), none of which a Ray worker lends out; and a
+crash of ours must become a restart of the Ray actor under its `max_restarts`, which only a
+worker that exits does. So the host runs `python -m supersonic ARGS --lifeline` with its stdin
+on a pipe, and:
+
+- when the process exits 0 (the supervisor's STOP) or 3 (refused: starting it again would not
+  help), the host keeps that status for the launch, which then frees the Ray actor;
+- when it exits with any other status, the host's worker exits too, so Ray starts the Ray actor
+  again (a fresh process that says HELLO again and rejoins through the control endpoint);
+- when the host's worker dies (killed, node lost), the pipe closes and the process's lifeline
+  stops it (and its parent-death signal, should the lifeline be stuck).
+
+This module runs on the Ray nodes: it imports nothing of SuperSonic beyond the standard library
+until it starts the process.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+NODE_ADDRESS = "{node_address}"  # replaced in the arguments by the node's IP address
+EXIT_REJECTED = 3
+TAIL_LINES = 40
+CRASH_REPORT_S = 1.0  # how long a crashed host lingers so the launch can read why
+
+
+def _die_with_parent() -> None:  # in the child between fork and exec
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class HostedProcess:
+    """One `python -m supersonic ...` on the node Ray placed this actor on."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], python: str) -> None:
+        import ray
+
+        self.name = name
+        self.node_id = ray.get_runtime_context().get_node_id()
+        # The address the node was started with (`ray start --node-ip-address`), which can
+        # differ from the one get_node_ip_address() guesses from the routing table.
+        node: dict[str, Any] = next((n for n in ray.nodes() if n["NodeID"] == self.node_id), {})
+        self.node_address = node.get("NodeManagerAddress") or ray.util.get_node_ip_address()
+        self.node_resources = {
+            k: v
+            for k, v in node.get("Resources", {}).items()
+            if not k.startswith(("node:", "memory", "object_store"))
+        }
+        argv = [python or sys.executable, "-m", "supersonic"]
+        argv += [a.replace(NODE_ADDRESS, self.node_address) for a in args]
+        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.code: int | None = None
+        self.stopping = False
+        self.crash_reported = False
+        self.done = threading.Event()
+        self.process = subprocess.Popen(
+            [*argv, "--lifeline"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            preexec_fn=_die_with_parent,
+        )
+        threading.Thread(target=self._pump, name="output", daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self.tail.append(raw.decode(errors="replace").rstrip())
+        self.code = self.process.wait()
+        self.done.set()
+        if self.code not in (0, EXIT_REJECTED) and not self.stopping:
+            # A crash of ours: this worker exits so that Ray restarts the actor (max_restarts),
+            # once the launch has had a moment to fetch the status and the last lines. They
+            # also go to the worker's log (RAY_SESSION/logs/worker-*.err).
+            print(f"{self.name} exited with status {self.code}:", file=sys.stderr)
+            print("\n".join(self.tail), file=sys.stderr, flush=True)
+            time.sleep(CRASH_REPORT_S)
+            os._exit(1)
+
+    def info(self) -> dict[str, Any]:
+        """Where Ray placed it: the launch logs this (and a test kills `worker_pid`)."""
+        return {
+            "node_id": self.node_id,
+            "node_address": self.node_address,
+            "node_resources": self.node_resources,
+            "worker_pid": os.getpid(),
+            "pid": self.process.pid,
+        }
+
+    def wait(self) -> tuple[int, list[str]]:
+        """Block until the process has exited: its status and its last lines of output. After
+        a crash has been reported once, block until this worker exits (the caller then waits
+        on the restarted actor)."""
+        self.done.wait()
+        assert self.code is not None
+        if self.code not in (0, EXIT_REJECTED) and not self.stopping:
+            if self.crash_reported:
+                threading.Event().wait()
+            self.crash_reported = True
+        return self.code, list(self.tail)
+
+    def stop(self, grace_s: float) -> int:
+        """SIGTERM (its clean shutdown), then SIGKILL after `grace_s`."""
+        self.stopping = True
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.done.wait(timeout=5)
+        return self.process.wait()

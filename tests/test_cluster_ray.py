@@ -1,0 +1,309 @@
+"""`supersonic launch --backend ray` against a real local Ray cluster.
+
+One cluster for the module: `ray start --head` and two more nodes on this machine, each with a
+custom resource (`board-a`, `board-b`, and `learner-node` on the head), in a temporary Ray
+directory. Ray runs from an environment of its own, as docs/cluster.md tells users to: Ray
+2.60's node agent refuses pydantic 1, which CompilerGym needs, so when the project's venv has
+pydantic 1 the fixture makes a venv whose site-packages are the project's minus pydantic (links,
+no copies) and starts Ray with it; the SuperSonic processes run with the project's interpreter
+(`[ray] python`). Afterwards `ray stop --force`, and no process of the cluster or of the run
+may be left.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="Ray missing: pip install -e '.[ray]'"
+)
+
+
+@dataclass
+class RayCluster:
+    address: str
+    python: str  # the interpreter Ray runs with
+    tag: str  # in every command line of the cluster's processes (its temp dir)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def processes_with(tag: str) -> list[str]:
+    listing = subprocess.run(
+        ["ps", "-ww", "-eo", "pid=,stat=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    return [
+        line
+        for line in listing.splitlines()
+        if tag in line and " ps -ww" not in line and line.split()[1][0] != "Z"
+    ]
+
+
+def ray_python(tmp: Path) -> str:
+    """An interpreter that has Ray and not pydantic 1 (see the module docstring)."""
+    try:
+        major = importlib.metadata.version("pydantic").split(".")[0]
+    except importlib.metadata.PackageNotFoundError:
+        major = ""
+    if major != "1":
+        return sys.executable
+    env = tmp / "rayenv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    ours = Path(importlib.util.find_spec("ray").origin).parents[1]  # type: ignore[arg-type,union-attr]
+    (site,) = env.glob("lib/python3*/site-packages")
+    for entry in ours.iterdir():
+        if not entry.name.startswith(("pydantic", "__editable__", "supersonic")):
+            (site / entry.name).symlink_to(entry)
+    return str(env / "bin" / "python")
+
+
+def ray_cli(python: str, *args: str, env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [python, "-m", "ray.scripts.scripts", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[RayCluster]:
+    tmp = Path(tempfile.mkdtemp(prefix="ssray"))  # short: Ray's socket paths must fit
+    python = ray_python(tmp)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    address = f"127.0.0.1:{port}"
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    try:
+        ray_cli(
+            python,
+            "start",
+            "--head",
+            f"--port={port}",
+            f"--temp-dir={tmp / 'ray'}",
+            "--include-dashboard=false",
+            '--resources={"learner-node": 2}',
+            *common,
+            env=env,
+        )
+        for board in ("board-a", "board-b"):  # one after the other: side by side they race
+            ray_cli(
+                python,
+                "start",
+                f"--address={address}",
+                f'--resources={{"{board}": 1}}',
+                *common,
+                env=env,
+            )
+        yield RayCluster(address, python, str(tmp))
+    finally:
+        subprocess.run(
+            [python, "-m", "ray.scripts.scripts", "stop", "--force"],
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+        deadline = time.monotonic() + 20
+        while processes_with(str(tmp)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = processes_with(str(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not left, f"Ray processes left behind: {left}"
+
+
+def write_run(tmp: Path, cluster: RayCluster, steps: int, board_b: str = "board-b") -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "supersonic", "keys", "generate", str(tmp / "keys")],
+        check=True,
+        capture_output=True,
+    )
+    config = tmp / "run.toml"
+    config.write_text(f"""
+[run]
+name = "ray"
+task = "llvm-codesize"
+actors = 0
+steps_per_candidate = {steps}
+episode_length = 10
+batch_size = 32
+train = "builtin:validation"
+eval_initial = false
+baseline_random = false
+heartbeat_interval_s = 0.5
+heartbeat_timeout_s = 4.0
+keys = "{tmp / "keys"}"  # the learners bind their node's address (not loopback)
+
+[ray]
+address = "{cluster.address}"
+python = "{sys.executable}"
+env = {{ PYTHONPATH = "{ROOT}", SUPERSONIC_CACHE = "{os.environ.get("SUPERSONIC_CACHE", "")}" }}
+learner_resources = {{ learner-node = 1 }}
+max_restarts = 2
+
+[[ray.actors]]
+cpus = 0.5
+resources = {{ board-a = 1 }}
+label = "board-a"
+
+[[ray.actors]]
+cpus = 0.5
+resources = {{ {board_b} = 1 }}
+label = "board-b"
+
+[[candidates]]
+name = "ppo"
+algorithm = "ppo"
+state_fn = "autophase"
+reward_fn = "ir_oz"
+hyperparameters = {{ rollout_steps = 128 }}
+""")
+    return config
+
+
+def launch(config: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "supersonic", "launch", str(config)),
+            *("--backend", "ray", "--run-dir", str(run_dir), *extra),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        start_new_session=True,
+    )
+
+
+def events(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "events.jsonl"
+    out = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line being written
+    return out
+
+
+def test_an_llvm_run_places_actors_by_resource_and_survives_a_killed_ray_worker(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    tag = f"ray{secrets.token_hex(4)}"
+    tmp = tmp_path / tag  # in every hosted process's command line (--keys)
+    tmp.mkdir()
+    config = write_run(tmp, ray_cluster, steps=1600)
+    run_dir = tmp / "run"
+    proc = launch(config, run_dir)
+    try:
+        deadline = time.monotonic() + 90
+        while not any(
+            e["event"] == "assign" and e.get("actor") == "actor-g0-0" for e in events(run_dir)
+        ):
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "actor-g0-0 got no work"
+            time.sleep(0.2)
+        placed = {e["process"]: e for e in events(run_dir) if e["event"] == "ray_placed"}
+        # Each actor is on the node that has its board's resource; the learner on the head.
+        assert placed["actor-g0-0"]["node_resources"].get("board-a") == 1
+        assert placed["actor-g1-0"]["node_resources"].get("board-b") == 1
+        assert placed["learner-ppo"]["node_resources"].get("learner-node") == 2
+        assert len({p["node_id"] for p in placed.values()}) == 3
+        # Kill the Ray worker that hosts actor-g0-0: Ray starts it again on a board-a node
+        # and the new actor rejoins through the control endpoint.
+        os.kill(placed["actor-g0-0"]["worker_pid"], signal.SIGKILL)
+        _, err = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["candidates"][0]["phase"] == "done"
+    assert (run_dir / "best" / "policy.npz").exists()
+    seen = events(run_dir)
+    assert any(e["event"] == "ray_restart" and e["process"] == "actor-g0-0" for e in seen)
+    again = [e for e in seen if e["event"] == "ray_replaced" and e["process"] == "actor-g0-0"]
+    assert again and again[0]["node_resources"].get("board-a") == 1
+    joins = [e for e in seen if e["event"] == "peer_join" and e["peer"] == "actor-g0-0"]
+    assert len(joins) == 2 and joins[0]["label"] == "board-a"
+    deadline = time.monotonic() + 20
+    while processes_with(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_with(tag), processes_with(tag)
+
+
+def test_bad_ray_input_is_one_line_within_seconds(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    config = write_run(tmp_path, ray_cluster, steps=600, board_b="board-c")
+    text = config.read_text().replace('task = "llvm-codesize"', 'task = "cartpole"')
+    text = text.replace('train = "builtin:validation"\n', "")
+    config.write_text(
+        text.replace('state_fn = "autophase"', 'state_fn = "raw"').replace(
+            'reward_fn = "ir_oz"', 'reward_fn = "env"'
+        )
+    )
+    started = time.monotonic()
+    proc = launch(config, tmp_path / "run")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: [ray] actor group 1 asks for CPU=0.5, board-c=1 but no node")
+    assert "board-a=1" in line and "ray start --resources" in line
+    closed = f"127.0.0.1:{free_port()}"
+    proc = launch(config, tmp_path / "run", "--address", closed)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.strip() == (
+        f"error: the Ray cluster at {closed} is unreachable (Connection refused): check that "
+        "it runs (`ray status` on its head) and the address and port, or use --address auto"
+    )
+    assert time.monotonic() - started < 40  # two launches, each a few seconds
+    assert not (tmp_path / "run" / "ledger.sqlite").exists()  # nothing started
+
+
+def test_without_ray_installed_the_launch_says_how_to_get_it(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[run]\ntask = "cartpole"\n[[candidates]]\nalgorithm = "ppo"\n'
+        'state_fn = "raw"\nreward_fn = "env"\n'
+    )
+    code = (
+        "import sys; sys.modules['ray'] = None  # as if Ray were not installed\n"
+        "from supersonic.launch.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "launch", str(config), "--backend", "ray"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: --backend ray needs Ray: pip install 'supersonic-rl[ray]' (ray==2.60.0)"
+    )
