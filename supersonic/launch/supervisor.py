@@ -53,6 +53,8 @@ from supersonic.protocol.security import Security, check_bind, start_zap
 from supersonic.protocol.transport import Channel, Received, VersionMismatch
 
 EVAL_TIMEOUT_S = 600.0
+EVAL_RETRY_S = 0.5  # after an evaluation that failed, doubling up to EVAL_RETRY_MAX_S
+EVAL_RETRY_MAX_S = 10.0
 PROGRESS_EVERY_S = 2.0  # how often the `progress` event snapshots peers and candidates
 MAX_FORWARDED_LINE = 64 * 1024  # a forwarded event line longer than this is refused
 
@@ -105,6 +107,8 @@ class CandidateState:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     error: str = ""
+    eval_failures: int = 0  # evaluations in a row that came back with an error
+    eval_retry_at: float = 0.0  # no new evaluation before this (monotonic), after a failure
 
     def needs(self, stage: str) -> bool:
         return stage not in self.scores and (self.pending is None or self.pending.stage != stage)
@@ -721,7 +725,7 @@ class Supervisor:
         self.log.info("assign", actor=actor.ident, candidate=state.spec.name)
 
     def _start_evaluations(self, state: CandidateState, now: float) -> None:
-        if state.pending is not None or not state.learner:
+        if state.pending is not None or not state.learner or now < state.eval_retry_at:
             return
         stage = self._wanted_stage(state)
         if stage is None:
@@ -763,8 +767,20 @@ class Supervisor:
             return
         pending, state.pending = state.pending, None
         if result.error:
-            self.log.warning("eval_failed", candidate=result.candidate, error=result.error)
+            # Asked again after a backoff, not at once: an actor that keeps answering with an
+            # error (e.g. "not assigned" while it re-registers) must not make a busy loop.
+            state.eval_failures += 1
+            delay = min(EVAL_RETRY_MAX_S, EVAL_RETRY_S * 2 ** (state.eval_failures - 1))
+            state.eval_retry_at = time.monotonic() + delay
+            self.log.warning(
+                "eval_failed",
+                candidate=result.candidate,
+                error=result.error,
+                failures=state.eval_failures,
+                retry_in_s=delay,
+            )
             return
+        state.eval_failures = 0
         score = self.task.aggregate(result.metrics)
         budget = 0 if pending.stage == "initial" else state.budget
         # Recorded before anything acts on it: a SIGKILL from here on loses nothing.
