@@ -55,7 +55,7 @@ def test_there_are_at_least_ten_multi_stage_pipelines_and_numpy_agrees_with_hali
             assert m.ok, (program.program, m.error)
 
 
-@settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     program=st.sampled_from(SAMPLED),
     actions=st.lists(st.integers(0, MAX_OPTIONS - 1), min_size=MAX_KNOBS, max_size=MAX_KNOBS),

@@ -195,10 +195,12 @@ def _one_line(exc: BaseException) -> str:
 def _serve(conn: _Duplex) -> None:
     import halide  # noqa: F401 (imported before "ready": the start-up is not a measurement)
 
-    # Halide prints a warning on stderr for many schedules it accepts (storage it does not
-    # fold, update definitions left serial), for every compile: thousands of lines in a run.
-    # The worker's failures reach the parent as errors or as its death, not through stderr.
+    # Halide prints a warning (on stdout or stderr) for many schedules it accepts (storage it
+    # does not fold, update definitions left serial), for every compile: thousands of lines in
+    # a run, mixed into the parent's output. The worker talks over its pipes; its failures
+    # reach the parent as errors or as its death, not through these.
     devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
     os.dup2(devnull, 2)
 
     conn.send("ready")
