@@ -24,9 +24,6 @@ from supersonic.envs.halide.schedule import MAX_OPTIONS, Decisions, knobs_for
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Worker()  # in this process, shared: compiled pipelines and references are kept
-# The tiny sizes, but bilateral_grid's inlined default takes seconds to JIT: property-tested
-# at its tiny size through the other tests' schedules is enough, so sample the rest.
-SAMPLED = [p for p in tiny() if p.name != "bilateral_grid"]
 
 
 @pytest.fixture
@@ -57,7 +54,7 @@ def test_there_are_at_least_ten_multi_stage_pipelines_and_numpy_agrees_with_hali
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    program=st.sampled_from(SAMPLED),
+    program=st.sampled_from(tiny()),
     actions=st.lists(st.integers(0, MAX_OPTIONS - 1), min_size=MAX_KNOBS, max_size=MAX_KNOBS),
 )
 def test_every_action_sequence_compiles_and_matches_the_reference(program, actions) -> None:
