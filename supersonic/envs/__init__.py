@@ -3,6 +3,7 @@
 Importing this package registers the gymnasium environments
 (`gymnasium.make("supersonic/llvm-codesize-v0", benchmark=...)`, `supersonic/tvm-schedule-v0`)
 and the tasks: `llvm-codesize`, `tvm-schedule` (TVM schedules of neural-network operators),
+`halide-schedule` (Halide schedules of image pipelines, `supersonic/halide-schedule-v0`),
 and `cartpole` (gymnasium's CartPole-v1: a control problem every algorithm must learn, which
 checks the learners and the runtime without a compiler in the loop).
 """
@@ -13,10 +14,19 @@ import gymnasium
 
 from supersonic.envs.task import Task, get_task, register_task, task_names
 
-__all__ = ["LLVM_CODESIZE_ID", "TASKS", "TVM_SCHEDULE_ID", "Task", "get_task", "task_names"]
+__all__ = [
+    "HALIDE_SCHEDULE_ID",
+    "LLVM_CODESIZE_ID",
+    "TASKS",
+    "TVM_SCHEDULE_ID",
+    "Task",
+    "get_task",
+    "task_names",
+]
 
 LLVM_CODESIZE_ID = "supersonic/llvm-codesize-v0"
 TVM_SCHEDULE_ID = "supersonic/tvm-schedule-v0"
+HALIDE_SCHEDULE_ID = "supersonic/halide-schedule-v0"
 
 
 def _llvm_codesize() -> Task:
@@ -40,6 +50,15 @@ def _tvm_schedule() -> Task:
 register_task("llvm-codesize", _llvm_codesize)
 register_task("cartpole", _cartpole)
 register_task("tvm-schedule", _tvm_schedule)
+
+
+def _halide_schedule() -> Task:
+    from supersonic.envs.halide.task import halide_schedule_task
+
+    return halide_schedule_task()
+
+
+register_task("halide-schedule", _halide_schedule)
 TASKS = task_names()
 
 if LLVM_CODESIZE_ID not in gymnasium.registry:
@@ -50,3 +69,7 @@ if LLVM_CODESIZE_ID not in gymnasium.registry:
     )
 if TVM_SCHEDULE_ID not in gymnasium.registry:
     gymnasium.register(id=TVM_SCHEDULE_ID, entry_point="supersonic.envs.tvm.env:TvmScheduleEnv")
+if HALIDE_SCHEDULE_ID not in gymnasium.registry:
+    gymnasium.register(
+        id=HALIDE_SCHEDULE_ID, entry_point="supersonic.envs.halide.env:HalideScheduleEnv"
+    )

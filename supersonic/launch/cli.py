@@ -100,6 +100,12 @@ def benchmarks(task: str, dataset: str, split: str | None) -> None:
     workload, its OP:DIMS spec, multiply-adds)."""
     from supersonic.envs.llvm.benchmarks import resolve_dataset
 
+    if task == "halide-schedule":
+        from supersonic.launch.halide_evaluate import benchmark_lines
+
+        for line in benchmark_lines(dataset, split):
+            click.echo(line)
+        return
     if task == "tvm-schedule":
         from supersonic.envs.tvm.workloads import DATASETS, resolve_workloads
 
@@ -128,6 +134,12 @@ def actions(task: str) -> None:
     are decided in turn, action i picks option i mod n of the current knob)."""
     from supersonic.envs.llvm.actions import ACTION_FLAGS
 
+    if task == "halide-schedule":
+        from supersonic.launch.halide_evaluate import action_lines
+
+        for line in action_lines():
+            click.echo(line)
+        return
     if task == "tvm-schedule":
         from supersonic.envs.tvm.schedule import MAX_OPTIONS, knobs_for
         from supersonic.envs.tvm.workloads import BUILTIN
@@ -750,11 +762,12 @@ def optimize(
 @main.command()
 @click.option(
     "--task",
-    type=click.Choice(["llvm-codesize", "tvm-schedule"]),
+    type=click.Choice(["llvm-codesize", "tvm-schedule", "halide-schedule"]),
     default="llvm-codesize",
     show_default=True,
     help="The task (tvm-schedule: workloads, with methods default, handwritten, random, "
-    "metaschedule, policy:PATH, and --trials).",
+    "metaschedule, policy:PATH, and --trials; halide-schedule: pipelines, with methods "
+    "default, random, adams2019, li2018, mullapudi2016, anderson2021, policy:PATH).",
 )
 @click.option(
     "--programs",
@@ -840,6 +853,9 @@ def evaluate(
     if task == "tvm-schedule":
         _evaluate_tvm(programs, methods, trials, seed, out_dir)
         return
+    if task == "halide-schedule":
+        _evaluate_halide(programs, methods, trials, seed, out_dir)
+        return
     from supersonic.launch.deploy import (
         evaluate_methods,
         markdown,
@@ -920,6 +936,38 @@ def _evaluate_tvm(
         rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
     click.echo(markdown_table(rows, trials), nl=False)
     files = write_results(rows, trials, target)
+    click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
+
+
+def _evaluate_halide(
+    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
+) -> None:
+    import time
+
+    from supersonic.envs.halide.pipelines import resolve_programs
+    from supersonic.launch.halide_evaluate import (
+        DEFAULT_METHODS,
+        evaluate_halide,
+        markdown_table,
+        parse_halide_methods,
+        write_halide_results,
+    )
+
+    if trials < 1:
+        raise ValueError(f"--trials must be >= 1, got {trials}")
+    names = [p.program for p in resolve_programs(programs)]
+    if methods == "random,greedy,oz":  # the LLVM default: take the Halide one
+        methods = DEFAULT_METHODS
+    chosen = parse_halide_methods(methods)
+    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
+    total = len(names) * len(chosen)
+    click.echo(f"{total} searches ({', '.join(chosen)}) on {len(names)} pipelines", err=True)
+    with _counted_progress(
+        total, "searches", lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}"
+    ) as progress:
+        rows = evaluate_halide(names, chosen, trials, seed=seed, on_result=progress)
+    click.echo(markdown_table(rows, trials), nl=False)
+    files = write_halide_results(rows, trials, target)
     click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
 
 

@@ -89,17 +89,22 @@ class _Duplex:
 class Measurer:
     """A persistent measuring worker, replaced when it hangs or dies; see the module docstring."""
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, timeout_s: float = DEFAULT_TIMEOUT_S, worker: str = "supersonic.envs.tvm.measure"
+    ) -> None:
+        """`worker` is the module the worker process runs (`python -m WORKER RFD WFD`): the
+        Halide task's measurer is this class with its own worker."""
         if timeout_s <= 0:
             raise ValueError(f"the measurement timeout must be > 0 s, got {timeout_s}")
         self.timeout_s = timeout_s
+        self.worker = worker
         self._process: Any = None
         self._conn: _Duplex | None = None
         self.restarts = 0
 
-    def measure(self, request: MeasureRequest, timeout_s: float | None = None) -> Measurement:
-        """The request's measurement; an error if it took longer than `timeout_s` (default:
-        the measurer's) or the worker died."""
+    def measure(self, request: Any, timeout_s: float | None = None) -> Measurement:
+        """The request's measurement (a `MeasureRequest` of the worker's module); an error if
+        it took longer than `timeout_s` (default: the measurer's) or the worker died."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
         started = time.monotonic()
         try:
@@ -142,7 +147,7 @@ class Measurer:
             [
                 sys.executable,
                 "-m",
-                "supersonic.envs.tvm.measure",
+                self.worker,
                 str(to_child_r),
                 str(from_child_w),
             ],
