@@ -3,6 +3,7 @@
 Importing this package registers the gymnasium environments
 (`gymnasium.make("supersonic/llvm-codesize-v0", benchmark=...)`, `supersonic/tvm-schedule-v0`)
 and the tasks: `llvm-codesize`, `tvm-schedule` (TVM schedules of neural-network operators),
+`superopt` (superoptimization of loop-free x86-64 functions, `supersonic/superopt-v0`),
 and `cartpole` (gymnasium's CartPole-v1: a control problem every algorithm must learn, which
 checks the learners and the runtime without a compiler in the loop).
 """
@@ -13,10 +14,19 @@ import gymnasium
 
 from supersonic.envs.task import Task, get_task, register_task, task_names
 
-__all__ = ["LLVM_CODESIZE_ID", "TASKS", "TVM_SCHEDULE_ID", "Task", "get_task", "task_names"]
+__all__ = [
+    "LLVM_CODESIZE_ID",
+    "SUPEROPT_ID",
+    "TASKS",
+    "TVM_SCHEDULE_ID",
+    "Task",
+    "get_task",
+    "task_names",
+]
 
 LLVM_CODESIZE_ID = "supersonic/llvm-codesize-v0"
 TVM_SCHEDULE_ID = "supersonic/tvm-schedule-v0"
+SUPEROPT_ID = "supersonic/superopt-v0"
 
 
 def _llvm_codesize() -> Task:
@@ -37,9 +47,16 @@ def _tvm_schedule() -> Task:
     return tvm_schedule_task()
 
 
+def _superopt() -> Task:
+    from supersonic.envs.superopt.task import superopt_task
+
+    return superopt_task()
+
+
 register_task("llvm-codesize", _llvm_codesize)
 register_task("cartpole", _cartpole)
 register_task("tvm-schedule", _tvm_schedule)
+register_task("superopt", _superopt)
 TASKS = task_names()
 
 if LLVM_CODESIZE_ID not in gymnasium.registry:
@@ -50,3 +67,5 @@ if LLVM_CODESIZE_ID not in gymnasium.registry:
     )
 if TVM_SCHEDULE_ID not in gymnasium.registry:
     gymnasium.register(id=TVM_SCHEDULE_ID, entry_point="supersonic.envs.tvm.env:TvmScheduleEnv")
+if SUPEROPT_ID not in gymnasium.registry:
+    gymnasium.register(id=SUPEROPT_ID, entry_point="supersonic.envs.superopt.env:SuperoptEnv")
