@@ -1,18 +1,28 @@
 """`supersonic/superopt-v0`: superoptimize a loop-free x86-64 function with STOKE's moves.
 
 A program is a benchmark function (`functions.py`). An episode starts from clang -O0's code
-for it, laid into `MAX_SLOTS` slots, and each step applies one move: the action is
-`kind * MAX_SLOTS + slot` with the kinds of `moves.MOVE_KINDS` (nop, opcode, operand, swap,
-replace), a fixed `Discrete(5 * MAX_SLOTS)` for every function. The details of a move (which
-opcode, which operand) are drawn from the env's random generator (seeded by `reset(seed=)`).
-A move that cannot be made (an empty slot, nothing that assembles) leaves the program as it
+for it, laid into `MAX_SLOTS` slots, and each step applies one of STOKE's moves
+(`moves.MOVE_KINDS`: nop, opcode, operand, forward, swap, replace) at a cursor: the action is
+the move kind, `Discrete(6)` for every function, and the cursor walks the program, one
+instruction further after every step (wrapping around; after a deletion it stays, on the
+instruction that took the deleted one's place). The `cursor` observation describes the
+instruction under it. A policy so decides what to do with each instruction in turn; a
+kind x slot action space (240 actions) was tried first and left a short training nothing to
+learn from (a near-uniform policy's argmax is one fixed action at one fixed slot). MCMC
+(`search.py`) draws the slot at random as STOKE does. The details of a move (which opcode,
+which operand) are drawn from the env's random generator (seeded by `reset(seed=)`). A move
+that cannot be made (nothing that assembles, nothing to forward) leaves the program as it
 was.
 
 After every step the program is measured (`cost.py`): the tests in the emulator, the cycles
-by llvm-mca. The env's reward is the drop in STOKE cost, over the -O0 cost; the current
-program may be incorrect (a search walks through incorrect code), and the episode remembers
-its best test-equivalent program (fewest estimated cycles): `info["best"]` (the listing) and
-`info["best_cycles"]`. Episodes end only at the step limit (`truncated`).
+by llvm-mca. The env's reward is the drop in STOKE cost, over the -O0 cost. With
+`revert_incorrect=False` the current program may become incorrect (STOKE's MCMC walks through
+incorrect code); by default a move that makes it fail a test is measured and then undone
+(`info["reverted"]`, reward 0): a policy then walks among test-equivalent programs, which a
+short training can learn from, where a walk that breaks the program in its first steps
+teaches nothing. The episode remembers its best test-equivalent program (fewest estimated
+cycles): `info["best"]` (the listing) and `info["best_cycles"]`. Episodes end only at the
+step limit (`truncated`).
 
 `info["baselines"]` carries the -O0 and -O3 code's cycles (`SuperoptBaselines`).
 """
@@ -35,11 +45,13 @@ from supersonic.envs.superopt.functions import get_function
 from supersonic.envs.superopt.mca import DEFAULT_CPU, estimate
 from supersonic.envs.superopt.moves import (
     MAX_SLOTS,
+    MOVE_KINDS,
     N_ACTIONS,
     Pools,
     apply_move,
     body_of,
-    decode,
+    dead_store,
+    forwardable,
     slots_of,
 )
 
@@ -67,6 +79,7 @@ class SuperoptEnv(gym.Env[Any, Any]):
         max_episode_steps: int = 0,
         n_random_tests: int = 24,
         cpu: str = DEFAULT_CPU,
+        revert_incorrect: bool = True,
     ) -> None:
         names = (observation,) if isinstance(observation, str) else tuple(observation)
         for name in names:
@@ -84,6 +97,7 @@ class SuperoptEnv(gym.Env[Any, Any]):
         self.max_episode_steps = max_episode_steps or DEFAULT_EPISODE_STEPS
         self.n_random_tests = n_random_tests
         self.cpu = cpu
+        self.revert_incorrect = revert_incorrect
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         spaces: dict[str, gym.Space[Any]] = {
             n: gym.spaces.Box(0.0, features.BOUND, (features.OBSERVATIONS[n],), np.float32)
@@ -101,6 +115,7 @@ class SuperoptEnv(gym.Env[Any, Any]):
         self.current: Evaluation | None = None
         self.best_body: tuple[Instr, ...] = ()
         self.best: Evaluation | None = None
+        self.cursor = 0  # an index into the program's instructions
         self.steps = 0
         self._needs_reset = True
 
@@ -119,6 +134,7 @@ class SuperoptEnv(gym.Env[Any, Any]):
         self.pools = Pools.of(start)
         self.current = self.evaluator().evaluate(start)
         self.best_body, self.best = start, self.current
+        self.cursor = 0
         self.steps = 0
         self._needs_reset = False
         return self._observe(), self._info()
@@ -133,20 +149,29 @@ class SuperoptEnv(gym.Env[Any, Any]):
         if not 0 <= index < N_ACTIONS:
             raise InvalidActionError(f"action {index} is outside 0..{N_ACTIONS - 1}")
         assert self.pools is not None and self.current is not None
-        kind, slot = decode(index)
+        kind = MOVE_KINDS[index]
+        previous = list(self.slots)
+        slot = self.cursor_slot()
         move = apply_move(self.slots, kind, slot, self.pools, self.rng)
         before = self.current
         body = body_of(self.slots)
         self.current = self.evaluator().evaluate(body)
-        if self.current.correct and self._better(self.current):
+        reverted = self.revert_incorrect and not self.current.correct
+        if reverted:
+            self.slots, self.current = previous, before
+        elif self.current.correct and self._better(self.current):
             self.best_body, self.best = body, self.current
+        if reverted or not (kind == "nop" and move.changed):
+            self.cursor += 1
+        self.cursor %= max(1, len(body_of(self.slots)))
         self.steps += 1
         truncated = self.steps >= self.max_episode_steps
         self._needs_reset = truncated
         reward = (before.cost - self.current.cost) / self.baselines().o0_cost
         info = self._info()
         info["move"] = move.description
-        info["changed"] = move.changed
+        info["changed"] = move.changed and not reverted
+        info["reverted"] = reverted
         return self._observe(), float(reward), False, truncated, info
 
     def close(self) -> None:
@@ -174,6 +199,11 @@ class SuperoptEnv(gym.Env[Any, Any]):
     def body(self) -> tuple[Instr, ...]:
         return body_of(self.slots)
 
+    def cursor_slot(self) -> int:
+        """The slot of the instruction under the cursor (0 for an empty program)."""
+        occupied = [i for i, s in enumerate(self.slots) if s is not None]
+        return occupied[self.cursor % len(occupied)] if occupied else 0
+
     def _better(self, candidate: Evaluation) -> bool:
         assert self.best is not None
         if not self.best.correct:
@@ -189,6 +219,15 @@ class SuperoptEnv(gym.Env[Any, Any]):
                 out[name] = features.opcodes(self.slots)
             elif name == "slots":
                 out[name] = features.slot_features(self.slots)
+            elif name == "cursor":
+                slot = self.cursor_slot()
+                out[name] = features.cursor(
+                    self.slots,
+                    slot,
+                    forwardable(self.slots, slot),
+                    dead_store(self.slots, slot),
+                    self.cursor / max(1, len(self.body())),
+                )
             else:
                 base = self.baselines()
                 out[name] = features.summary(
@@ -216,4 +255,5 @@ class SuperoptEnv(gym.Env[Any, Any]):
             "best_cycles": self.best.cycles,
             "best": listing(self.best_body),
             "slots": MAX_SLOTS,
+            "cursor": self.cursor,
         }

@@ -26,9 +26,16 @@ VOCAB_SIZE = len(VOCABULARY) + 2
 CLASS_INDEX = {op: i + 1 for i, cls in enumerate(OPCODE_CLASSES) for op in cls}
 SLOT_FEATURES = 6
 SUMMARY_DIM = 8
+N_CLASSES = len(OPCODE_CLASSES) + 1  # the last: an opcode outside the move classes
+CURSOR_DIM = SLOT_FEATURES + N_CLASSES + 3
 BOUND = float(VOCAB_SIZE)
 
-OBSERVATIONS = {"opcodes": MAX_SLOTS, "slots": MAX_SLOTS * SLOT_FEATURES, "summary": SUMMARY_DIM}
+OBSERVATIONS = {
+    "cursor": CURSOR_DIM,
+    "opcodes": MAX_SLOTS,
+    "slots": MAX_SLOTS * SLOT_FEATURES,
+    "summary": SUMMARY_DIM,
+}
 
 
 def opcodes(slots: Sequence[Instr | None]) -> np.ndarray:
@@ -51,6 +58,19 @@ def slot_features(slots: Sequence[Instr | None]) -> np.ndarray:
             float(any(op.kind == "imm" for op in parsed)),
         )
     return out.reshape(-1)
+
+
+def cursor(
+    slots: Sequence[Instr | None], slot: int, forwardable: bool, dead_store: bool, position: float
+) -> np.ndarray:
+    out = np.zeros(CURSOR_DIM, np.float32)
+    instr = slots[slot]
+    if instr is None:
+        return out
+    out[:SLOT_FEATURES] = slot_features([instr])[:SLOT_FEATURES]
+    out[SLOT_FEATURES + CLASS_INDEX.get(instr.opcode, N_CLASSES) - 1] = 1.0
+    out[-3:] = (float(forwardable), float(dead_store), min(max(position, 0.0), 1.0))
+    return out
 
 
 def summary(

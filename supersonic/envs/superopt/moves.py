@@ -1,7 +1,10 @@
 """STOKE's moves on a program of fixed length: what the env's actions and MCMC's proposals do.
 
 A program is `MAX_SLOTS` slots, each an instruction or empty (a no-op: not emitted). The -O0
-code fills the first slots. A move is a kind applied at a slot:
+code fills the first slots. A move is a kind applied at a slot; every kind but `replace`
+addresses the program's instructions, slot `s` meaning the `s mod n`-th of its `n`
+instructions (so no action is wasted on an empty slot), while `replace` addresses the slot
+itself (and so can fill an empty one):
 
     nop       empty the slot (delete the instruction)
     opcode    another opcode of the instruction's equivalence class (add/sub/and/or/xor/imul,
@@ -10,6 +13,10 @@ code fills the first slots. A move is a kind applied at a slot:
     operand   one operand replaced by another of the same width: a register of the pool, a
               memory operand the program uses (so a stack slot can become a register and back),
               or an immediate of the program's or a few small constants
+    forward   a memory operand the instruction reads replaced by the register that the nearest
+              earlier `mov` stored to the same place: "register for stack slot", the rewrite
+              that -O0 code (every value spilled) offers most; a deterministic special case
+              of `operand` that a short search finds far more often
     swap      exchange the slot with another non-empty slot
     replace   a random instruction (any class, operands from the pools) in the slot: fills an
               empty slot too
@@ -31,8 +38,8 @@ from supersonic.envs.superopt.asm import PTR_OF_WIDTH, REGISTERS, Instr, Operand
 from supersonic.envs.superopt.assemble import assembles
 
 MAX_SLOTS = 40
-MOVE_KINDS = ("nop", "opcode", "operand", "swap", "replace")
-N_ACTIONS = len(MOVE_KINDS) * MAX_SLOTS
+MOVE_KINDS = ("nop", "opcode", "operand", "forward", "swap", "replace")
+N_ACTIONS = len(MOVE_KINDS)  # the env applies a move kind at its cursor
 ATTEMPTS = 12
 CONDITIONS = ("e", "ne", "l", "le", "g", "ge", "b", "be", "a", "ae", "s", "ns")
 OPCODE_CLASSES: tuple[tuple[str, ...], ...] = (
@@ -94,9 +101,20 @@ class MoveResult:
     description: str
 
 
-def decode(action: int) -> tuple[str, int]:
-    """Action index -> (move kind, slot)."""
-    return MOVE_KINDS[action // MAX_SLOTS], action % MAX_SLOTS
+def dead_store(slots: Sequence[Instr | None], slot: int) -> bool:
+    """Whether the instruction at `slot` stores a register to memory that no later
+    instruction mentions (so deleting it cannot change a later read)."""
+    instr = slots[slot]
+    if instr is None or instr.opcode != "mov" or len(instr.operands) != 2:
+        return False
+    dst = instr.parsed[0]
+    if dst.kind != "mem":
+        return False
+    address = dst.text[dst.text.index("[") :]
+    return not any(
+        later is not None and any(address in op for op in later.operands)
+        for later in slots[slot + 1 :]
+    )
 
 
 def body_of(slots: Sequence[Instr | None]) -> tuple[Instr, ...]:
@@ -113,7 +131,17 @@ def apply_move(
     slots: list[Instr | None], kind: str, slot: int, pools: Pools, rng: np.random.Generator
 ) -> MoveResult:
     """Apply one move in place; see the module docstring."""
+    if kind != "replace":
+        occupied = [i for i, s in enumerate(slots) if s is not None]
+        if occupied:
+            slot = occupied[slot % len(occupied)]
     current = slots[slot]
+    if kind == "forward":
+        proposal = None if current is None else _forwarded(slots, slot)
+        if proposal is None or not assembles(proposal):
+            return MoveResult(False, f"forward {slot}: nothing to forward")
+        slots[slot] = proposal
+        return MoveResult(True, f"forward {slot}: {proposal.text}")
     if kind == "nop":
         if current is None:
             return MoveResult(False, f"nop {slot}: already empty")
@@ -141,6 +169,30 @@ def apply_move(
             slots[slot] = proposal
             return MoveResult(True, f"{kind} {slot}: {proposal.text}")
     return MoveResult(False, f"{kind} {slot}: no assemblable proposal")
+
+
+def forwardable(slots: Sequence[Instr | None], slot: int) -> bool:
+    return slots[slot] is not None and _forwarded(slots, slot) is not None
+
+
+def _forwarded(slots: Sequence[Instr | None], slot: int) -> Instr | None:
+    """The instruction at `slot` with its first memory read replaced by the register the
+    nearest earlier `mov [same place], reg` stored (of the same width), None if none."""
+    instr = slots[slot]
+    assert instr is not None
+    pure_write = instr.opcode in ("mov", "lea") or instr.opcode.startswith("set")
+    for index, op in enumerate(instr.parsed):
+        if op.kind != "mem" or not op.width or (index == 0 and pure_write):
+            continue
+        for earlier in reversed(slots[:slot]):
+            if earlier is None or earlier.opcode != "mov" or len(earlier.operands) != 2:
+                continue
+            dst, src = earlier.parsed
+            if dst.kind == "mem" and dst.text == op.text:
+                if src.kind == "reg" and src.width == op.width:
+                    return instr.with_operand(index, src.text)
+                break
+    return None
 
 
 def _other_opcode(instr: Instr, rng: np.random.Generator) -> Instr | None:

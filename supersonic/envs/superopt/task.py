@@ -51,6 +51,14 @@ STATE_FNS = {
             vocab=features.VOCAB_SIZE,
         ),
         StateFunction(
+            "cursor",
+            "cursor",
+            features.OBSERVATIONS["cursor"],
+            _identity,
+            "the instruction under the cursor: slot features, opcode class, forwardable, "
+            "dead store, position",
+        ),
+        StateFunction(
             "slots",
             "slots",
             features.OBSERVATIONS["slots"],
