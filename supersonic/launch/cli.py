@@ -110,6 +110,11 @@ def benchmarks(task: str, dataset: str, split: str | None) -> None:
         for workload in resolve_workloads(f"{dataset}:{split or 'train'}"):
             click.echo(f"{workload.program}\t{workload.spec}\t{workload.macs}")
         return
+    if task == "superopt":
+        from supersonic.envs.superopt.cli_lists import list_functions
+
+        list_functions(dataset, split, click.echo)
+        return
 
     data = resolve_dataset(dataset)
     chosen = data.split(split) if split else list(data.benchmarks)
@@ -137,6 +142,11 @@ def actions(task: str) -> None:
             click.echo(f"{workload.program}:")
             for knob in knobs_for(workload):
                 click.echo(f"\t{knob.name}\t{' '.join(map(str, knob.options))}")
+        return
+    if task == "superopt":
+        from supersonic.envs.superopt.cli_lists import list_moves
+
+        list_moves(click.echo)
         return
 
     for i, name in enumerate(ACTION_FLAGS):
@@ -682,11 +692,12 @@ def optimize(
 @main.command()
 @click.option(
     "--task",
-    type=click.Choice(["llvm-codesize", "tvm-schedule"]),
+    type=click.Choice(["llvm-codesize", "tvm-schedule", "superopt"]),
     default="llvm-codesize",
     show_default=True,
     help="The task (tvm-schedule: workloads, with methods default, handwritten, random, "
-    "metaschedule, policy:PATH, and --trials).",
+    "metaschedule, policy:PATH, and --trials; superopt: functions, with methods O0, O2, O3, "
+    "Os, mcmc, policy:PATH, and --trials evaluations per search).",
 )
 @click.option(
     "--programs",
@@ -772,6 +783,9 @@ def evaluate(
     if task == "tvm-schedule":
         _evaluate_tvm(programs, methods, trials, seed, out_dir)
         return
+    if task == "superopt":
+        _evaluate_superopt(programs, methods, trials, seed, out_dir)
+        return
     from supersonic.launch.deploy import (
         evaluate_methods,
         markdown,
@@ -850,6 +864,42 @@ def _evaluate_tvm(
         total, "searches", lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}"
     ) as progress:
         rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
+    click.echo(markdown_table(rows, trials), nl=False)
+    files = write_results(rows, trials, target)
+    click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
+
+
+def _evaluate_superopt(
+    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
+) -> None:
+    import time
+
+    from supersonic.envs.superopt.functions import resolve_functions
+    from supersonic.launch.superopt_evaluate import (
+        DEFAULT_METHODS,
+        evaluate_superopt,
+        markdown_table,
+        parse_superopt_methods,
+        write_results,
+    )
+
+    if trials < 1:
+        raise ValueError(f"--trials must be >= 1, got {trials}")
+    functions = [f.name for f in resolve_functions(programs)]
+    if methods == "random,greedy,oz":  # the LLVM default: take the superopt one
+        methods = DEFAULT_METHODS
+    chosen = parse_superopt_methods(methods)
+    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
+    total = len(functions) * len(chosen)
+    click.echo(
+        f"{total} searches ({', '.join(chosen)}) on {len(functions)} functions, "
+        f"{trials} evaluations each",
+        err=True,
+    )
+    with _counted_progress(
+        total, "searches", lambda row: f"{row.function} {row.method}: {row.speedup:.2f}x"
+    ) as progress:
+        rows = evaluate_superopt(functions, chosen, trials, seed=seed, on_result=progress)
     click.echo(markdown_table(rows, trials), nl=False)
     files = write_results(rows, trials, target)
     click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)

@@ -137,11 +137,11 @@ def apply_move(
             slot = occupied[slot % len(occupied)]
     current = slots[slot]
     if kind == "forward":
-        proposal = None if current is None else _forwarded(slots, slot)
-        if proposal is None or not assembles(proposal):
+        forwarded = None if current is None else _forwarded(slots, slot)
+        if forwarded is None or not assembles(forwarded):
             return MoveResult(False, f"forward {slot}: nothing to forward")
-        slots[slot] = proposal
-        return MoveResult(True, f"forward {slot}: {proposal.text}")
+        slots[slot] = forwarded
+        return MoveResult(True, f"forward {slot}: {forwarded.text}")
     if kind == "nop":
         if current is None:
             return MoveResult(False, f"nop {slot}: already empty")
