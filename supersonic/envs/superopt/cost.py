@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from supersonic.envs.superopt.asm import Instr, listing
 from supersonic.envs.superopt.assemble import assemble
 from supersonic.envs.superopt.compile import compiled
-from supersonic.envs.superopt.emulate import Emulator, TestInputs, test_inputs
+from supersonic.envs.superopt.emulate import Emulator, Inputs, make_inputs
 from supersonic.envs.superopt.functions import get_function
 from supersonic.envs.superopt.mca import DEFAULT_CPU, estimate
 
@@ -60,7 +60,7 @@ class Evaluator:
         self.function = get_function(function)
         self.cpu = cpu
         self.emulator = Emulator()
-        self.inputs: TestInputs = test_inputs(n_random, seed, self.function.arity)
+        self.inputs: Inputs = make_inputs(n_random, seed, self.function.arity)
         reference = assemble(compiled(function, "O0"))
         if reference is None:
             raise RuntimeError(f"keystone cannot assemble clang -O0's {function}")

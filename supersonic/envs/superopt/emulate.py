@@ -57,7 +57,7 @@ EDGE_VALUES = (
 
 
 @dataclass(frozen=True)
-class TestInputs:
+class Inputs:
     """The argument values of the tests: `x[i]`, `y[i]` for test i (y unused by unary code)."""
 
     x: tuple[int, ...]
@@ -67,7 +67,7 @@ class TestInputs:
         return len(self.x)
 
 
-def test_inputs(n_random: int = 24, seed: int = 0, arity: int = 2) -> TestInputs:
+def make_inputs(n_random: int = 24, seed: int = 0, arity: int = 2) -> Inputs:
     """Edge values (paired with each other for two arguments) then `n_random` random pairs."""
     rng = np.random.default_rng(seed)
     edges = list(EDGE_VALUES)
@@ -84,7 +84,7 @@ def test_inputs(n_random: int = 24, seed: int = 0, arity: int = 2) -> TestInputs
         xs.append(int(rng.integers(0, 2**bits)) ^ (MASK32 if rng.random() < 0.3 else 0))
         bits = int(rng.integers(1, 33))
         ys.append(int(rng.integers(0, 2**bits)) ^ (MASK32 if rng.random() < 0.3 else 0))
-    return TestInputs(tuple(x & MASK32 for x in xs), tuple(y & MASK32 for y in ys))
+    return Inputs(tuple(x & MASK32 for x in xs), tuple(y & MASK32 for y in ys))
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class Emulator:
             0, 256, size=(64, GARBAGE_BYTES + 16 * 8), dtype=np.uint8
         )
 
-    def run(self, code: bytes, inputs: TestInputs) -> list[Outcome]:
+    def run(self, code: bytes, inputs: Inputs) -> list[Outcome]:
         """Every test of `inputs` on `code` (which must end with `ret`)."""
         from unicorn import UcError
         from unicorn import x86_const as x
