@@ -171,6 +171,6 @@ def test_tasks_lists_every_task_and_its_search_space() -> None:
     bad = run("tasks", "--task", "nope")
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
-        "error: unknown task 'nope'; choose one of llvm-codesize, cartpole, tvm-schedule, or give "
-        "pkg.module:task"
+        "error: unknown task 'nope'; choose one of llvm-codesize, cartpole, tvm-schedule, "
+        "superopt, or give pkg.module:task"
     )
