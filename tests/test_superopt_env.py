@@ -69,6 +69,14 @@ def test_every_move_keeps_the_program_assemblable() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+def test_nop_on_a_push_removes_its_pop_too() -> None:
+    start = compiled("mul10", "O0")  # push rbp; mov rbp, rsp; ...; pop rbp
+    slots, pools = to_slots(start), Pools.of(start)
+    result = apply_move(slots, "nop", 0, pools, np.random.default_rng(0))
+    assert result.changed and "pop" in result.description
+    assert [i.opcode for i in body_of(slots)] == [i.opcode for i in start[1:-1]]
+
+
 def test_emulation_matches_native_execution_on_random_inputs() -> None:
     """-O0, -O3 and a rewrite the env made, in unicorn and on this CPU, on fresh inputs."""
     env = SuperoptEnv("min", max_episode_steps=40)

@@ -6,7 +6,9 @@ addresses the program's instructions, slot `s` meaning the `s mod n`-th of its `
 instructions (so no action is wasted on an empty slot), while `replace` addresses the slot
 itself (and so can fill an empty one):
 
-    nop       empty the slot (delete the instruction)
+    nop       empty the slot (delete the instruction); on a `push`, its matching `pop` goes
+              too: deleting either alone unbalances the stack, which always faults, so the
+              pair (the frame of -O0 code) could never be removed by moves the env keeps
     opcode    another opcode of the instruction's equivalence class (add/sub/and/or/xor/imul,
               the shifts and rotates, not/neg/inc/dec, movzx/movsx, cmp/test, the setcc and
               the cmovcc families)
@@ -146,6 +148,10 @@ def apply_move(
         if current is None:
             return MoveResult(False, f"nop {slot}: already empty")
         slots[slot] = None
+        partner = _matching_pop(slots, slot) if current.opcode == "push" else None
+        if partner is not None:
+            slots[partner] = None
+            return MoveResult(True, f"nop {slot}: {current.text} (and pop at {partner})")
         return MoveResult(True, f"nop {slot}: {current.text}")
     if kind == "swap":
         others = [i for i, s in enumerate(slots) if s is not None and i != slot]
@@ -169,6 +175,22 @@ def apply_move(
             slots[slot] = proposal
             return MoveResult(True, f"{kind} {slot}: {proposal.text}")
     return MoveResult(False, f"{kind} {slot}: no assemblable proposal")
+
+
+def _matching_pop(slots: Sequence[Instr | None], slot: int) -> int | None:
+    """The slot of the `pop` that takes back what the push at `slot` stored, if any."""
+    depth = 1
+    for i in range(slot + 1, len(slots)):
+        instr = slots[i]
+        if instr is None:
+            continue
+        if instr.opcode == "push":
+            depth += 1
+        elif instr.opcode == "pop":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
 
 
 def forwardable(slots: Sequence[Instr | None], slot: int) -> bool:
