@@ -16,7 +16,7 @@ function, and not slower than MCMC's in geomean.
 
     .venv/bin/python bench/superopt_task.py [--quick] [--evaluations N]
 
-`--quick`: two functions, 64 evaluations, a shorter search (same code path). Measured times
+`--quick`: two functions, 48 evaluations, a 128-step search (same code path). Measured times
 are noisy on a shared machine and dominated by the call itself for functions of a few
 instructions: compare the columns of one run.
 """
@@ -99,8 +99,8 @@ def main() -> None:
     else:
         functions = [f.name for f in FUNCTIONS]
         train, validation = list(SPLITS["train"]), list(SPLITS["validation"])
-    evaluations = args.evaluations or (64 if args.quick else 256)
-    steps = args.steps or (192 if args.quick else 4096)
+    evaluations = args.evaluations or (48 if args.quick else 256)
+    steps = args.steps or (128 if args.quick else 4096)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-superopt-") as tmp:
         policy, search_s = run_search(train, validation, steps, args.actors, Path(tmp))

@@ -144,16 +144,22 @@ def evaluate_superopt(
     for name in functions:
         get_function(name)
     rows: list[SuperoptRow] = []
+    timed: dict[str, float | None] = {}  # one measurement per distinct program
+
+    def time_of(body: Sequence[Instr]) -> float | None:
+        key = listing(body)
+        if key not in timed:
+            timed[key] = time_native(body).ns_per_call
+        return timed[key]
+
     for function in functions:
         evaluator = Evaluator(function)
         o0 = compiled(function, "O0")
         o0_cycles = evaluator.evaluate(o0).cycles
-        o0_ns = time_native(o0).ns_per_call if native else None
+        o0_ns = time_of(o0) if native else None
         for method in methods:
             found = run_method(method, function, evaluations, evaluator, seed)
-            ns = o0_ns
-            if native and found.body != o0:
-                ns = time_native(found.body).ns_per_call
+            ns = time_of(found.body) if native else None
             row = SuperoptRow(
                 function,
                 method.split(":", 1)[0],
