@@ -11,6 +11,7 @@ import gymnasium
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from gymnasium.utils.env_checker import check_env
 
 from supersonic.envs import SUPEROPT_ID
 from supersonic.envs.errors import InvalidActionError, ProgramNotFoundError
@@ -136,6 +137,7 @@ def test_an_episode_follows_the_gym_api_and_keeps_its_best_correct_program() -> 
     with pytest.raises(InvalidActionError):
         env.step(len(MOVE_KINDS))
     env.close()
+    check_env(SuperoptEnv("gray", observation=tuple(OBSERVATIONS)), skip_render_check=True)
 
 
 def test_bad_input_is_refused_in_one_line() -> None:
