@@ -179,5 +179,5 @@ def test_tasks_lists_every_task_and_its_search_space() -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
         "error: unknown task 'nope'; choose one of llvm-codesize, cartpole, tvm-schedule, "
-        "halide-schedule, or give pkg.module:task"
+        "halide-schedule, superopt, or give pkg.module:task"
     )

@@ -4,6 +4,7 @@ Importing this package registers the gymnasium environments
 (`gymnasium.make("supersonic/llvm-codesize-v0", benchmark=...)`, `supersonic/tvm-schedule-v0`)
 and the tasks: `llvm-codesize`, `tvm-schedule` (TVM schedules of neural-network operators),
 `halide-schedule` (Halide schedules of image pipelines, `supersonic/halide-schedule-v0`),
+`superopt` (superoptimization of loop-free x86-64 functions, `supersonic/superopt-v0`),
 and `cartpole` (gymnasium's CartPole-v1: a control problem every algorithm must learn, which
 checks the learners and the runtime without a compiler in the loop).
 """
@@ -17,6 +18,7 @@ from supersonic.envs.task import Task, get_task, register_task, task_names
 __all__ = [
     "HALIDE_SCHEDULE_ID",
     "LLVM_CODESIZE_ID",
+    "SUPEROPT_ID",
     "TASKS",
     "TVM_SCHEDULE_ID",
     "Task",
@@ -27,6 +29,7 @@ __all__ = [
 LLVM_CODESIZE_ID = "supersonic/llvm-codesize-v0"
 TVM_SCHEDULE_ID = "supersonic/tvm-schedule-v0"
 HALIDE_SCHEDULE_ID = "supersonic/halide-schedule-v0"
+SUPEROPT_ID = "supersonic/superopt-v0"
 
 
 def _llvm_codesize() -> Task:
@@ -47,6 +50,12 @@ def _tvm_schedule() -> Task:
     return tvm_schedule_task()
 
 
+def _superopt() -> Task:
+    from supersonic.envs.superopt.task import superopt_task
+
+    return superopt_task()
+
+
 register_task("llvm-codesize", _llvm_codesize)
 register_task("cartpole", _cartpole)
 register_task("tvm-schedule", _tvm_schedule)
@@ -59,6 +68,7 @@ def _halide_schedule() -> Task:
 
 
 register_task("halide-schedule", _halide_schedule)
+register_task("superopt", _superopt)
 TASKS = task_names()
 
 if LLVM_CODESIZE_ID not in gymnasium.registry:
@@ -73,3 +83,5 @@ if HALIDE_SCHEDULE_ID not in gymnasium.registry:
     gymnasium.register(
         id=HALIDE_SCHEDULE_ID, entry_point="supersonic.envs.halide.env:HalideScheduleEnv"
     )
+if SUPEROPT_ID not in gymnasium.registry:
+    gymnasium.register(id=SUPEROPT_ID, entry_point="supersonic.envs.superopt.env:SuperoptEnv")

@@ -106,6 +106,11 @@ def benchmarks(task: str, dataset: str, split: str | None) -> None:
         for line in benchmark_lines(dataset, split):
             click.echo(line)
         return
+    if task == "superopt":
+        from supersonic.envs.superopt.cli_lists import list_functions
+
+        list_functions(dataset, split, click.echo)
+        return
     if task == "tvm-schedule":
         from supersonic.envs.tvm.workloads import DATASETS, resolve_workloads
 
@@ -139,6 +144,11 @@ def actions(task: str) -> None:
 
         for line in action_lines():
             click.echo(line)
+        return
+    if task == "superopt":
+        from supersonic.envs.superopt.cli_lists import list_moves
+
+        list_moves(click.echo)
         return
     if task == "tvm-schedule":
         from supersonic.envs.tvm.schedule import MAX_OPTIONS, knobs_for
@@ -762,12 +772,14 @@ def optimize(
 @main.command()
 @click.option(
     "--task",
-    type=click.Choice(["llvm-codesize", "tvm-schedule", "halide-schedule"]),
+    type=click.Choice(["llvm-codesize", "tvm-schedule", "halide-schedule", "superopt"]),
     default="llvm-codesize",
     show_default=True,
     help="The task (tvm-schedule: workloads, with methods default, handwritten, random, "
     "metaschedule, policy:PATH, and --trials; halide-schedule: pipelines, with methods "
-    "default, random, adams2019, li2018, mullapudi2016, anderson2021, policy:PATH).",
+    "default, random, adams2019, li2018, mullapudi2016, anderson2021, policy:PATH; superopt: "
+    "functions, with methods O0, O2, O3, Os, mcmc, policy:PATH, and --trials evaluations per "
+    "search).",
 )
 @click.option(
     "--programs",
@@ -856,6 +868,9 @@ def evaluate(
     if task == "halide-schedule":
         _evaluate_halide(programs, methods, trials, seed, out_dir)
         return
+    if task == "superopt":
+        _evaluate_superopt(programs, methods, trials, seed, out_dir)
+        return
     from supersonic.launch.deploy import (
         evaluate_methods,
         markdown,
@@ -934,6 +949,42 @@ def _evaluate_tvm(
         total, "searches", lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}"
     ) as progress:
         rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
+    click.echo(markdown_table(rows, trials), nl=False)
+    files = write_results(rows, trials, target)
+    click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
+
+
+def _evaluate_superopt(
+    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
+) -> None:
+    import time
+
+    from supersonic.envs.superopt.functions import resolve_functions
+    from supersonic.launch.superopt_evaluate import (
+        DEFAULT_METHODS,
+        evaluate_superopt,
+        markdown_table,
+        parse_superopt_methods,
+        write_results,
+    )
+
+    if trials < 1:
+        raise ValueError(f"--trials must be >= 1, got {trials}")
+    functions = [f.name for f in resolve_functions(programs)]
+    if methods == "random,greedy,oz":  # the LLVM default: take the superopt one
+        methods = DEFAULT_METHODS
+    chosen = parse_superopt_methods(methods)
+    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
+    total = len(functions) * len(chosen)
+    click.echo(
+        f"{total} searches ({', '.join(chosen)}) on {len(functions)} functions, "
+        f"{trials} evaluations each",
+        err=True,
+    )
+    with _counted_progress(
+        total, "searches", lambda row: f"{row.function} {row.method}: {row.speedup:.2f}x"
+    ) as progress:
+        rows = evaluate_superopt(functions, chosen, trials, seed=seed, on_result=progress)
     click.echo(markdown_table(rows, trials), nl=False)
     files = write_results(rows, trials, target)
     click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)

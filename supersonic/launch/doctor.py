@@ -195,6 +195,9 @@ CHECKS: tuple[Callable[[], Check], ...] = (
     ),
     _package("halide", "halide", "21.", "halide"),
     check_halide_plugins,
+    _package("unicorn", "unicorn", "2.1", "unicorn"),  # superopt: emulator
+    _package("keystone", "keystone-engine", "0.9", "keystone"),  # superopt: assembler
+    _package("z3", "z3-solver", "5.4", "z3"),  # superopt: equivalence proofs
     _package("gymnasium", "gymnasium", "1.", "gymnasium"),
     _package("pyzmq", "pyzmq", "27.", "zmq"),
     _package("msgpack", "msgpack", "1.", "msgpack"),
