@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
+from supersonic.launch.accounting import account_totals, record_accounts
 from supersonic.launch.cluster import HostConfig, host_from_dict, ssh_argv, tar_argv
 from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
 from supersonic.launch.ledger import Ledger
@@ -140,11 +141,12 @@ class ChildWatch:
     when the search strategy gives it work (and again when it is promoted after a pause: it
     resumes from its checkpoint), and stops by itself on the supervisor's STOP. A learner that
     exits with an error while wanted is restarted; after MAX_LEARNER_RESTARTS the candidate is
-    failed so the run can finish. Actors are interchangeable: one that dies is simply declared
-    dead by the supervisor. An actor started over ssh whose ssh command ends while the run goes
-    on (the host rebooted, its link broke, the remote process crashed) is started again after a
-    backoff (REMOTE_RESTART_S doubling to REMOTE_RESTART_MAX_S), unless it was refused (status
-    3): a board that comes back gets its actors back."""
+    failed so the run can finish. Actors are interchangeable: one that dies is declared dead by
+    the supervisor, and the launch starts it again after a backoff (REMOTE_RESTART_S doubling to
+    REMOTE_RESTART_MAX_S), unless it was refused (status 3): a local actor that crashed or was
+    killed, or an actor started over ssh whose ssh command ended while the run goes on (the
+    host rebooted, its link broke, the remote process crashed): a board that comes back gets
+    its actors back."""
 
     def __init__(
         self,
@@ -158,9 +160,9 @@ class ChildWatch:
         self.restarts: dict[str, int] = {}
         self.learners: dict[str, Child] = {}
         self.next_check = 0.0
-        self.remote_actors = [c for c in group.children if c.host is not None]
-        self.backoff: dict[str, float] = {}  # remote actor -> current backoff
-        self.restart_at: dict[str, float] = {}  # remote actor -> when to start it again
+        self.actors = [c for c in group.children if c.name.startswith("actor-")]
+        self.backoff: dict[str, float] = {}  # actor -> current backoff
+        self.restart_at: dict[str, float] = {}  # actor -> when to start it again
 
     def check(self) -> None:
         now = time.monotonic()
@@ -186,10 +188,10 @@ class ChildWatch:
                     "learner_restart", candidate=name, code=code, restart=count
                 )
             self.learners[name] = self.start_learner(state.spec)
-        self._check_remote_actors(now)
+        self._check_actors(now)
 
-    def _check_remote_actors(self, now: float) -> None:
-        for i, child in enumerate(self.remote_actors):
+    def _check_actors(self, now: float) -> None:
+        for i, child in enumerate(self.actors):
             code = child.process.poll()
             if code is None or code == EXIT_REJECTED:
                 continue
@@ -198,17 +200,20 @@ class ChildWatch:
                 delay = self.backoff.get(child.name, REMOTE_RESTART_S)
                 self.backoff[child.name] = min(delay * 2, REMOTE_RESTART_MAX_S)
                 self.restart_at[child.name] = now + delay
-                assert child.host is not None
+                where = "" if child.host is None else f" on {child.host.name}"
                 self.echo(
-                    f"{child.name} on {child.host.name} exited with status {code} "
+                    f"{child.name}{where} exited with status {code} "
                     f"({_last_line(child.log)}): starting it again in {delay:.0f} s"
                 )
-                self.supervisor.log.warning(
-                    "remote_actor_exit", actor=child.name, host=child.host.name, code=code
-                )
+                if child.host is None:
+                    self.supervisor.log.warning("local_actor_exit", actor=child.name, code=code)
+                else:
+                    self.supervisor.log.warning(
+                        "remote_actor_exit", actor=child.name, host=child.host.name, code=code
+                    )
             elif now >= due:
                 del self.restart_at[child.name]
-                self.remote_actors[i] = self.group.restart(child)
+                self.actors[i] = self.group.restart(child)
 
 
 def _last_line(log: Path) -> str:
@@ -332,7 +337,10 @@ def launch(
         results["seconds"] = round(time.monotonic() - started, 1)
     finally:
         group.stop()
+        accounts = record_accounts(paths.events, supervisor.ledger)  # every child has exited
+        supervisor.log.info("segment_accounts", **account_totals(accounts))
         supervisor.close()
+    results["segments"] = account_totals(accounts)
     if not results.get("interrupted"):
         placements.fetch_policies(echo)
     if not results.get("interrupted"):

@@ -8,8 +8,10 @@ hyperparameter types and values, seed), whatever the schema of later tables.
 Tables: `candidates`; `evaluations` (every evaluation, per-program metrics and details);
 `rung_scores` (what the search strategy was told, in order: replayed on resume); `best_results`
 (the best result per validation program, with its action sequence, and whether it validated);
-`policies` (the index of scored policy files). The supervisor writes a result here before it
-acts on it (tells the strategy, the learner or the user), so a SIGKILL loses nothing recorded.
+`policies` (the index of scored policy files); `segment_accounts` (the TRANSITIONS segments
+each actor sent against what the learners took, launch/accounting.py). The supervisor writes
+a result here before it acts on it (tells the strategy, the learner or the user), so a SIGKILL
+loses nothing recorded.
 """
 
 from __future__ import annotations
@@ -66,6 +68,20 @@ CREATE TABLE IF NOT EXISTS policies (
     path TEXT NOT NULL,          -- the scored policy's weights, relative to the run directory
     stage TEXT NOT NULL,
     PRIMARY KEY (candidate, policy_version)
+);
+CREATE TABLE IF NOT EXISTS segment_accounts (  -- launch/accounting.py, rewritten after each run
+    candidate TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    sent INTEGER NOT NULL,
+    unsent INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    unconsumed INTEGER NOT NULL,
+    lost INTEGER NOT NULL,
+    duplicate INTEGER NOT NULL,
+    restarts INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    unexplained INTEGER NOT NULL,
+    PRIMARY KEY (candidate, actor)
 );
 """
 
@@ -270,6 +286,30 @@ class Ledger:
             (candidate, policy_version),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    # ---------------------------------------------------------------- segment accounts
+    _ACCOUNT_COLUMNS = (
+        "candidate, actor, sent, unsent, received, unconsumed, lost, duplicate, restarts, "
+        "reason, unexplained"
+    )
+
+    def set_segment_accounts(self, rows: list[dict[str, Any]]) -> None:
+        """Replace the accounts (they are recomputed from the whole run each time)."""
+        names = [c.strip() for c in self._ACCOUNT_COLUMNS.split(",")]
+        with self.db:
+            self.db.execute("DELETE FROM segment_accounts")
+            self.db.executemany(
+                f"INSERT INTO segment_accounts ({self._ACCOUNT_COLUMNS}) "
+                f"VALUES ({', '.join('?' * len(names))})",
+                [tuple(row[n] for n in names) for row in rows],
+            )
+
+    def segment_accounts(self) -> list[dict[str, Any]]:
+        names = [c.strip() for c in self._ACCOUNT_COLUMNS.split(",")]
+        rows = self.db.execute(
+            f"SELECT {self._ACCOUNT_COLUMNS} FROM segment_accounts ORDER BY candidate, actor"
+        ).fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     # ---------------------------------------------------------------------------- meta
     def _meta(self, key: str) -> str | None:
