@@ -295,6 +295,12 @@ class Actor:
 
     # ---------------------------------------------------------------------- assignment
     def _on_assign(self, assign: Assign) -> None:
+        w = self.work
+        if w is not None and (w.spec, w.assign.transitions_endpoint) == (
+            assign.candidate,
+            assign.transitions_endpoint,
+        ):
+            return  # the same work again (we rejoined after a silence): keep its sockets
         if self.work is not None:
             self._drop_work(f"reassigned to {assign.candidate.name}")
         try:

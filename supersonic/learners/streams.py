@@ -4,7 +4,9 @@ every missing segment shows.
 An actor numbers its segments 0, 1, 2, ... per candidate for as long as its process lives (a
 release and a later re-assignment to the same candidate continue the numbering). The learner
 keeps, per actor, the next number it expects: a smaller one is a duplicate (dropped), a larger
-one leaves a gap (counted as lost), and a 0 after anything else is a new process of that actor
+one leaves a gap (counted as lost until it arrives: segments of one actor can come through two
+connections, e.g. its old and new socket after a reconnection, and overtake each other; a late
+one fills its gap and is taken), and a 0 after anything else is a new process of that actor
 (a restart with the same ident) whose numbering starts again: not a duplicate. What the learner
 still finds queued when it exits is counted as `unconsumed`, so that an actor's count of
 segments sent can be reconciled exactly against the learner's (see launch/accounting.py).
@@ -12,7 +14,9 @@ segments sent can be reconciled exactly against the learner's (see launch/accoun
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+
+MAX_GAPS = 10_000  # awaited numbers kept per actor (beyond: counted lost, not awaited)
 
 
 @dataclass
@@ -27,6 +31,8 @@ class ActorStream:
     duplicate: int = 0  # numbers seen again: dropped
     restarts: int = 0  # numbering that started again at 0 (a new process, same ident)
     unconsumed: int = 0  # still queued when the learner exited: never trained on
+    late: int = 0  # arrived after a later number: filled its gap
+    gaps: set[int] = field(default_factory=set, repr=False)  # numbers skipped, still awaited
 
 
 class SegmentStreams:
@@ -44,10 +50,17 @@ class SegmentStreams:
             stream.restarts += 1
             stream.next_seq = 0
         if seq < stream.next_seq:
-            stream.duplicate += 1
-            return False
-        stream.lost += seq - stream.next_seq
-        stream.next_seq = seq + 1
+            if seq not in stream.gaps:
+                stream.duplicate += 1
+                return False
+            stream.gaps.discard(seq)
+            stream.lost -= 1
+            stream.late += 1
+        else:
+            stream.lost += seq - stream.next_seq
+            if len(stream.gaps) + seq - stream.next_seq <= MAX_GAPS:
+                stream.gaps.update(range(stream.next_seq, seq))
+            stream.next_seq = seq + 1
         stream.received += 1
         return True
 
@@ -68,4 +81,8 @@ class SegmentStreams:
 
     def summary(self) -> list[dict[str, int | str]]:
         """One dict per actor, for the `learner_streams` event."""
-        return [asdict(s) for s in self.streams.values()]
+        keys = ("actor", "received", "first_seq", "next_seq", "lost", "duplicate", "restarts")
+        return [
+            {**{k: getattr(s, k) for k in keys}, "unconsumed": s.unconsumed, "late": s.late}
+            for s in self.streams.values()
+        ]
