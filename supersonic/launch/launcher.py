@@ -344,7 +344,7 @@ def launch(
     if not results.get("interrupted"):
         placements.fetch_policies(echo)
     if not results.get("interrupted"):
-        results["best_results"] = validate_best_results(config, paths, echo)
+        results["best_results"] = validate_best_results(config, paths, echo, supervisor.log)
     if results.get("winner") and not results.get("interrupted"):
         results["exported"] = export_winner(config, paths, results, echo)
     if config.baseline_random and not results.get("interrupted"):
@@ -448,23 +448,32 @@ class LearnerPlacement:
 
 
 def validate_best_results(
-    config: RunConfig, paths: RunPaths, echo: Callable[[str], None]
+    config: RunConfig, paths: RunPaths, echo: Callable[[str], None], log: Any = None
 ) -> list[dict[str, Any]]:
     """Check the best result of every validation program (LLVM: replay its passes, compare the
-    program's behaviour with -O0) and record the verdict in the ledger."""
+    program's behaviour with -O0) and record the verdict in the ledger. One that fails
+    (INVALID) never stays a best result: the next best offer takes its place and is checked."""
     task = get_task(config.task)
     with Ledger(paths.ledger) as ledger:
         if task.validate_result is not None:
-            for row in ledger.best_results():
-                if row["validation"]:
-                    continue  # validated before a resume
-                try:
-                    verdict = task.validate_result(row["program"], row["details"])
-                except Exception as exc:  # a verdict, not a crash of the whole run
-                    verdict = f"unchecked: {type(exc).__name__}: {exc}"
-                ledger.set_validation(row["program"], verdict)
-                if not verdict.startswith("valid"):
-                    echo(f"best result for {row['program']}: {verdict}")
+            for best in ledger.best_results():
+                row: dict[str, Any] | None = best
+                while row is not None and not row["validation"]:  # "": not validated yet
+                    try:
+                        verdict = task.validate_result(row["program"], row["details"])
+                    except Exception as exc:  # a verdict, not a crash of the whole run
+                        verdict = f"unchecked: {type(exc).__name__}: {exc}"
+                    if not verdict.startswith("valid"):
+                        echo(f"best result for {row['program']}: {verdict}")
+                    if verdict.startswith("INVALID"):
+                        row = ledger.reject_best(row["program"], verdict)
+                        if log is not None:
+                            log.warning(
+                                "best_result_rejected", program=best["program"], verdict=verdict
+                            )
+                    else:
+                        ledger.set_validation(row["program"], verdict)
+                        row = None
         return ledger.best_results()
 
 

@@ -39,7 +39,7 @@ def test_the_decoder_survives_a_bounded_atheris_run(tmp_path: Path) -> None:
         (corpus / f"seed{i}").write_bytes(b"\xfe\xfe".join(bytes(f) for f in encode(msg, "s", i)))
     done = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("atheris_decoder.py")),
-         "-runs=15000", "-max_total_time=10", "-rss_limit_mb=2048", str(corpus)],
+         "-runs=10000", "-max_total_time=8", "-rss_limit_mb=2048", str(corpus)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
