@@ -107,19 +107,20 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
     for a in accounts.values():
         learner_died = learner_starts.get(a.candidate, 0) > learner_records.get(a.candidate, 0)
         reasons, unexplained = [], 0
+        tail = a.missing - max(0, a.lost - a.unsent)  # not taken, and not inside a gap
         if a.lost > a.unsent:
             unexplained += a.lost - a.unsent
             reasons.append(f"{a.lost - a.unsent} lost inside a stream")
         elif a.lost:
             reasons.append(f"{a.lost} gap(s) = segments the actor could not send")
-        if a.missing > 0:
+        if tail > 0:
             if learner_died:
-                reasons.append(f"{a.missing} in flight when a learner of {a.candidate} died")
+                reasons.append(f"{tail} in flight when a learner of {a.candidate} died")
             elif a.last_sent_ts > learner_last_ts.get(a.candidate, 0.0):
-                reasons.append(f"{a.missing} sent after the learner had stopped")
+                reasons.append(f"{tail} sent after the learner had stopped")
             else:
-                unexplained += a.missing
-                reasons.append(f"{a.missing} sent and never taken")
+                unexplained += tail
+                reasons.append(f"{tail} sent and never taken")
         elif a.missing < 0:
             if a.actor in actor_deaths:
                 reasons.append(f"{-a.missing} sent by a process of {a.actor} that died")
