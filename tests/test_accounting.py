@@ -56,6 +56,10 @@ def test_differences_are_explained_by_deaths_or_timing_and_nothing_else() -> Non
     # sent and never taken, with no reason: unexplained
     (a,) = reconcile([START, sent("a", 0, 10, ts=10.0), taken(received=6, ts=20.0)])
     assert a.unexplained == 4
+    # ...unless the actor was leaving on a STOP (the run ended; the learner was busy)
+    stop = {"event": "actor_stop", "id": "a", "ts": 9.0}
+    (a,) = reconcile([START, stop, sent("a", 0, 10, ts=10.0), taken(received=6, ts=20.0)])
+    assert a.unexplained == 0 and "queued when the run stopped" in a.reason
     # taken but never sent: only a process of that actor that died explains it
     dead = {"event": "peer_dead", "peer_role": "actor", "peer": "a", "ts": 5.0}
     (a,) = reconcile([START, dead, sent("a", 0, 4), taken(received=6)])

@@ -12,7 +12,11 @@ events.jsonl) this module sums both sides per (candidate, actor) and explains ea
   (`unsent`); anything more is loss on the way (unexplained);
 - fewer taken than sent is explained when the learner of that candidate died (its learner
   started more often than it logged `learner_streams`), or when the actor gave its last
-  segments after the learner had stopped (its record is later than the learner's);
+  segments after the learner had stopped taking them (its record is later than the learner's
+  STOP or signal: at the end of a run everyone stops at once, and what is queued then, in the
+  learner's socket or in the actor's until its linger runs out, is never trained on), or when
+  the actor left on a STOP or a signal (`queued when the run stopped`: a busy learner may not
+  have read its last segments before the actor's socket gave up);
 - more taken than sent is explained only when a process of that actor died without its record
   (SIGKILL, crash: `peer_dead`, `local_actor_exit`, `remote_actor_exit`, `actor_crash`);
   otherwise it would be double counting;
@@ -68,6 +72,8 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
     learner_starts: dict[str, int] = {}
     learner_records: dict[str, int] = {}
     learner_last_ts: dict[str, float] = {}
+    learner_stopped: dict[str, float] = {}
+    actor_stopped: dict[str, float] = {}
     actor_deaths: set[str] = set()
 
     def account(candidate: str, actor: str) -> SegmentAccount:
@@ -95,6 +101,13 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
                 a.lost += int(s["lost"])
                 a.duplicate += int(s["duplicate"])
                 a.restarts += int(s["restarts"])
+        elif name in ("learner_stop", "learner_signal") and str(e.get("id", "")).startswith(
+            "learner-"
+        ):  # it stops taking segments: what is sent from now on is never trained on
+            candidate = str(e["id"]).removeprefix("learner-")
+            learner_stopped[candidate] = max(learner_stopped.get(candidate, 0.0), float(e["ts"]))
+        elif name in ("actor_stop", "actor_signal"):  # the run (or this actor) is stopping
+            actor_stopped[str(e.get("id", ""))] = float(e["ts"])
         elif name == "learner_start":
             candidate = str(e["candidate"])
             learner_starts[candidate] = learner_starts.get(candidate, 0) + 1
@@ -116,8 +129,12 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
         if tail > 0:
             if learner_died:
                 reasons.append(f"{tail} in flight when a learner of {a.candidate} died")
-            elif a.last_sent_ts > learner_last_ts.get(a.candidate, 0.0):
+            elif a.last_sent_ts > learner_stopped.get(
+                a.candidate, learner_last_ts.get(a.candidate, 0.0)
+            ):
                 reasons.append(f"{tail} sent after the learner had stopped")
+            elif a.last_sent_ts >= actor_stopped.get(a.actor, float("inf")):
+                reasons.append(f"{tail} queued when the run stopped")
             else:
                 unexplained += tail
                 reasons.append(f"{tail} sent and never taken")
