@@ -452,6 +452,11 @@ class Supervisor:
             )
             return
         known = self.peers.get(src)
+        if known is not None and (known.host, known.pid) != (hello.host, hello.pid):
+            # A new process under a known name (restarted before its predecessor was declared
+            # dead): whatever that one held (work, an evaluation) is gone with it.
+            self._forget(known)
+            known = None
         peer = Peer(
             ident=src,
             identity=identity,
