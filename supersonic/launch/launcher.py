@@ -197,7 +197,12 @@ class ChildWatch:
                 continue
             due = self.restart_at.get(child.name)
             if due is None:
-                delay = self.backoff.get(child.name, REMOTE_RESTART_S)
+                # A local actor comes back once the supervisor has declared it dead, so that the
+                # events read in order (peer_dead, then peer_join); a remote one at once.
+                first = REMOTE_RESTART_S
+                if child.host is None:
+                    first = max(first, self.supervisor.config.heartbeat_timeout_s + 1.0)
+                delay = self.backoff.get(child.name, first)
                 self.backoff[child.name] = min(delay * 2, REMOTE_RESTART_MAX_S)
                 self.restart_at[child.name] = now + delay
                 where = "" if child.host is None else f" on {child.host.name}"
