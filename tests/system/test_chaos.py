@@ -1,5 +1,5 @@
 """Process faults in one CartPole search: actors SIGKILLed and SIGSTOPped, learners SIGKILLed,
-the supervisor SIGKILLed and the run resumed, each at random moments, several times.
+the supervisor SIGKILLed and the run resumed, in a random order at random moments; then Ctrl-C.
 
 Afterwards the ledger must say that no TRANSITIONS segment was lost silently or counted twice
 (`segment_accounts`: every difference between what the actors sent and what the learners took
@@ -51,9 +51,9 @@ state_fn = "raw"
 reward_fn = "env"
 hyperparameters = {{ rollout_steps = 256, minibatch_size = 64, epochs = 2 }}
 """
-# Large enough that the faults are over before the candidate reaches it on an idle machine
-# (~1,500 CartPole steps/s here with 3 actors; the learner is down ~25 s of the faults).
-STEPS = 50_000
+# A budget the run never reaches: it ends with Ctrl-C once the faults are over, so that how
+# fast this machine is decides nothing (a run that finished early would leave faults undone).
+STEPS = 10**9
 
 
 def start(args: list[str], out: Path) -> subprocess.Popen[bytes]:
@@ -107,8 +107,7 @@ class Run:
 
     def mark(self) -> int:
         assert self.launch.poll() is None, (
-            "the run ended before the faults were over (raise STEPS):\n"
-            + self.out.read_text()[-2000:]
+            "the run ended during the faults:\n" + self.out.read_text()[-2000:]
         )
         self.pids += children_of(self.launch.pid)
         return len(events(self.run_dir))
@@ -194,7 +193,11 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
         for fault in faults:
             time.sleep(rng.uniform(0.0, 2.0))
             log.append(fault(run, rng))
-        assert run.launch.wait(timeout=300) == 0, run.out.read_text()[-3000:]
+        mark = run.mark()  # the learner trains on after the last fault...
+        wait_for(lambda: seen(run.run_dir, mark, event="learner_update"), 60, "training")
+        run.launch.send_signal(signal.SIGINT)  # ...until a user's Ctrl-C stops everyone
+        assert run.launch.wait(timeout=120) == 130, run.out.read_text()[-3000:]
+        log.append({"fault": "sigint", "target": "supervisor", "mark": mark})
         run.pids += json.loads((run.run_dir / "processes.json").read_text()).values()
     finally:
         if run.launch.poll() is None:
@@ -205,12 +208,14 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     yield Chaos(run.run_dir, results, log, run.pids)
 
 
-def test_the_run_survives_every_fault_and_finishes(chaos: Chaos) -> None:
+def test_the_run_survives_every_fault_and_stops_cleanly(chaos: Chaos) -> None:
     (candidate,) = chaos.results["candidates"]
-    assert candidate["phase"] == "done" and candidate["env_steps"] >= STEPS
-    assert chaos.results["winner"] == "ppo"
-    assert (chaos.run_dir / "best" / "policy.npz").exists()
+    assert chaos.results["interrupted"] is True and candidate["phase"] == "training"
+    assert candidate["scores"]["initial"]["policy_version"] == 0
+    assert candidate["env_steps"] > 0 and candidate["version"] > 5
     assert wait_for(lambda: no_process_left(chaos.pids), 15, "every process to exit")
+    ev = events(chaos.run_dir)
+    assert not [e for e in ev if e["event"] in ("learner_crash", "actor_crash", "candidate_failed")]
 
 
 def test_no_segment_is_lost_silently_or_counted_twice(chaos: Chaos) -> None:
@@ -225,7 +230,7 @@ def test_no_segment_is_lost_silently_or_counted_twice(chaos: Chaos) -> None:
         assert row[5] == 0, row  # duplicate
     totals = chaos.results["segments"]
     assert totals["unexplained"] == 0 and totals["duplicate"] == 0
-    assert totals["sent"] * 64 >= STEPS  # the budget came through these segments
+    assert totals["received"] * 64 >= chaos.results["env_steps_total"] / 2  # the data came so
 
 
 def test_a_killed_learner_restarts_from_its_checkpoint_and_its_actors_carry_on(
@@ -265,7 +270,7 @@ def test_a_stopped_actor_is_declared_dead_and_rejoins_without_duplicates(chaos: 
 
 
 def test_no_recorded_score_is_lost_by_the_supervisors_death(chaos: Chaos) -> None:
-    (kill,) = [f for f in chaos.log if f["target"] == "supervisor"]
+    (kill,) = [f for f in chaos.log if f["target"] == "supervisor" and f["fault"] == "sigkill"]
     query = "SELECT eval_id, candidate, stage, score FROM evaluations"
     assert kill["recorded"] and set(kill["recorded"]) <= set(ledger_rows(chaos.run_dir, query))
     assert seen(chaos.run_dir, kill["mark"], event="supervisor_resume")
