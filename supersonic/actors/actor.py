@@ -154,6 +154,7 @@ class _Work:
         self.segment = _Segment()
         self.pending: Transitions | None = None  # a segment the learner could not take yet
         self.batch_seq = 0
+        self.first_seq = 0  # the numbering of an actor continues across its assignments
         self.obs: np.ndarray | None = None  # None: start a new episode at the next step
         self.first_reset = True  # the first reset seeds the env (tasks with random starts)
         self.episode_return = 0.0
@@ -208,6 +209,7 @@ class Actor:
         self.exit_code = 0
         self.env_steps = 0
         self.rate = _Rate()
+        self.next_seq: dict[str, int] = {}  # candidate -> its next batch_seq (see learners/streams)
 
     # ------------------------------------------------------------------------ main loop
     def run(self) -> int:
@@ -324,6 +326,12 @@ class Actor:
 
     # ---------------------------------------------------------------------- assignment
     def _on_assign(self, assign: Assign) -> None:
+        w = self.work
+        if w is not None and (w.spec, w.assign.transitions_endpoint) == (
+            assign.candidate,
+            assign.transitions_endpoint,
+        ):
+            return  # the same work again (we rejoined after a silence): keep its sockets
         if self.work is not None:
             self._drop_work(f"reassigned to {assign.candidate.name}")
         try:
@@ -332,6 +340,7 @@ class Actor:
             self.log.error("assign_failed", candidate=assign.candidate.name, error=str(exc))
             self.work = None
             return
+        self.work.batch_seq = self.work.first_seq = self.next_seq.get(assign.candidate.name, 0)
         self.log.info(
             "actor_assigned",
             candidate=assign.candidate.name,
@@ -360,6 +369,17 @@ class Actor:
         if w.pending is not None:
             self._try_send(w, block_s=2.0)
         self.evals = [e for e in self.evals if e.candidate != w.spec.name]
+        self.next_seq[w.spec.name] = w.batch_seq
+        # For the run's accounting (launch/accounting.py): numbers first_seq..next_seq-1 went
+        # to the learner, but for `unsent` (the last, which it could not take in time).
+        self.log.info(
+            "actor_segments",
+            candidate=w.spec.name,
+            pid=os.getpid(),
+            first_seq=w.first_seq,
+            next_seq=w.batch_seq,
+            unsent=int(w.pending is not None),
+        )
         w.close()
         self.work = None
         self.log.info("actor_released", candidate=w.spec.name, reason=reason)

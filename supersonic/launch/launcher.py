@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from supersonic.envs import get_task
+from supersonic.launch.accounting import account_totals, record_accounts
 from supersonic.launch.backend_config import ray_from_dict, slurm_from_dict
 from supersonic.launch.cluster import HostConfig, host_from_dict, ssh_argv, tar_argv
 from supersonic.launch.config import ConfigError, RunConfig, RunPaths, validate
@@ -145,11 +146,12 @@ class ChildWatch:
     when the search strategy gives it work (and again when it is promoted after a pause: it
     resumes from its checkpoint), and stops by itself on the supervisor's STOP. A learner that
     exits with an error while wanted is restarted; after MAX_LEARNER_RESTARTS the candidate is
-    failed so the run can finish. Actors are interchangeable: one that dies is simply declared
-    dead by the supervisor. An actor started over ssh whose ssh command ends while the run goes
-    on (the host rebooted, its link broke, the remote process crashed) is started again after a
-    backoff (REMOTE_RESTART_S doubling to REMOTE_RESTART_MAX_S), unless it was refused (status
-    3): a board that comes back gets its actors back."""
+    failed so the run can finish. Actors are interchangeable: one that dies is declared dead by
+    the supervisor, and the launch starts it again after a backoff (REMOTE_RESTART_S doubling to
+    REMOTE_RESTART_MAX_S), unless it was refused (status 3): a local actor that crashed or was
+    killed, or an actor started over ssh whose ssh command ended while the run goes on (the
+    host rebooted, its link broke, the remote process crashed): a board that comes back gets
+    its actors back."""
 
     def __init__(
         self,
@@ -163,9 +165,9 @@ class ChildWatch:
         self.restarts: dict[str, int] = {}
         self.learners: dict[str, Child] = {}
         self.next_check = 0.0
-        self.remote_actors = [c for c in group.children if c.host is not None]
-        self.backoff: dict[str, float] = {}  # remote actor -> current backoff
-        self.restart_at: dict[str, float] = {}  # remote actor -> when to start it again
+        self.actors = [c for c in group.children if c.name.startswith("actor-")]
+        self.backoff: dict[str, float] = {}  # actor -> current backoff
+        self.restart_at: dict[str, float] = {}  # actor -> when to start it again
 
     def check(self) -> None:
         now = time.monotonic()
@@ -191,29 +193,37 @@ class ChildWatch:
                     "learner_restart", candidate=name, code=code, restart=count
                 )
             self.learners[name] = self.start_learner(state.spec)
-        self._check_remote_actors(now)
+        self._check_actors(now)
 
-    def _check_remote_actors(self, now: float) -> None:
-        for i, child in enumerate(self.remote_actors):
+    def _check_actors(self, now: float) -> None:
+        for i, child in enumerate(self.actors):
             code = child.process.poll()
             if code is None or code == EXIT_REJECTED:
                 continue
             due = self.restart_at.get(child.name)
             if due is None:
-                delay = self.backoff.get(child.name, REMOTE_RESTART_S)
+                # A local actor comes back once the supervisor has declared it dead, so that the
+                # events read in order (peer_dead, then peer_join); a remote one at once.
+                first = REMOTE_RESTART_S
+                if child.host is None:
+                    first = max(first, self.supervisor.config.heartbeat_timeout_s + 1.0)
+                delay = self.backoff.get(child.name, first)
                 self.backoff[child.name] = min(delay * 2, REMOTE_RESTART_MAX_S)
                 self.restart_at[child.name] = now + delay
-                assert child.host is not None
+                where = "" if child.host is None else f" on {child.host.name}"
                 self.echo(
-                    f"{child.name} on {child.host.name} exited with status {code} "
+                    f"{child.name}{where} exited with status {code} "
                     f"({_last_line(child.log)}): starting it again in {delay:.0f} s"
                 )
-                self.supervisor.log.warning(
-                    "remote_actor_exit", actor=child.name, host=child.host.name, code=code
-                )
+                if child.host is None:
+                    self.supervisor.log.warning("local_actor_exit", actor=child.name, code=code)
+                else:
+                    self.supervisor.log.warning(
+                        "remote_actor_exit", actor=child.name, host=child.host.name, code=code
+                    )
             elif now >= due:
                 del self.restart_at[child.name]
-                self.remote_actors[i] = self.group.restart(child)
+                self.actors[i] = self.group.restart(child)
 
 
 def _last_line(log: Path) -> str:
@@ -370,13 +380,16 @@ def launch(
         results["seconds"] = round(time.monotonic() - started, 1)
     finally:
         group.stop()
+        accounts = record_accounts(paths.events, supervisor.ledger)  # every child has exited
+        supervisor.log.info("segment_accounts", **account_totals(accounts))
         supervisor.close()
         if backend == "ray":
             ray_backend.disconnect()
+    results["segments"] = account_totals(accounts)
     if not results.get("interrupted"):
         placements.fetch_policies(echo)
     if not results.get("interrupted"):
-        results["best_results"] = validate_best_results(config, paths, echo)
+        results["best_results"] = validate_best_results(config, paths, echo, supervisor.log)
     if results.get("winner") and not results.get("interrupted"):
         results["exported"] = export_winner(config, paths, results, echo)
     if config.baseline_random and not results.get("interrupted"):
@@ -503,23 +516,32 @@ class LearnerPlacement:
 
 
 def validate_best_results(
-    config: RunConfig, paths: RunPaths, echo: Callable[[str], None]
+    config: RunConfig, paths: RunPaths, echo: Callable[[str], None], log: Any = None
 ) -> list[dict[str, Any]]:
     """Check the best result of every validation program (LLVM: replay its passes, compare the
-    program's behaviour with -O0) and record the verdict in the ledger."""
+    program's behaviour with -O0) and record the verdict in the ledger. One that fails
+    (INVALID) never stays a best result: the next best offer takes its place and is checked."""
     task = get_task(config.task)
     with Ledger(paths.ledger) as ledger:
         if task.validate_result is not None:
-            for row in ledger.best_results():
-                if row["validation"]:
-                    continue  # validated before a resume
-                try:
-                    verdict = task.validate_result(row["program"], row["details"])
-                except Exception as exc:  # a verdict, not a crash of the whole run
-                    verdict = f"unchecked: {type(exc).__name__}: {exc}"
-                ledger.set_validation(row["program"], verdict)
-                if not verdict.startswith("valid"):
-                    echo(f"best result for {row['program']}: {verdict}")
+            for best in ledger.best_results():
+                row: dict[str, Any] | None = best
+                while row is not None and not row["validation"]:  # "": not validated yet
+                    try:
+                        verdict = task.validate_result(row["program"], row["details"])
+                    except Exception as exc:  # a verdict, not a crash of the whole run
+                        verdict = f"unchecked: {type(exc).__name__}: {exc}"
+                    if not verdict.startswith("valid"):
+                        echo(f"best result for {row['program']}: {verdict}")
+                    if verdict.startswith("INVALID"):
+                        row = ledger.reject_best(row["program"], verdict)
+                        if log is not None:
+                            log.warning(
+                                "best_result_rejected", program=best["program"], verdict=verdict
+                            )
+                    else:
+                        ledger.set_validation(row["program"], verdict)
+                        row = None
         return ledger.best_results()
 
 

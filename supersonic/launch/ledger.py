@@ -8,8 +8,11 @@ hyperparameter types and values, seed), whatever the schema of later tables.
 Tables: `candidates`; `evaluations` (every evaluation, per-program metrics and details);
 `rung_scores` (what the search strategy was told, in order: replayed on resume); `best_results`
 (the best result per validation program, with its action sequence, and whether it validated);
-`policies` (the index of scored policy files). The supervisor writes a result here before it
-acts on it (tells the strategy, the learner or the user), so a SIGKILL loses nothing recorded.
+`policies` (the index of scored policy files); `offers` (every result offered as a best one,
+so that one that fails validation gives way to the next); `segment_accounts` (the TRANSITIONS
+segments each actor sent against what the learners took, launch/accounting.py). The supervisor
+writes a result here before it acts on it (tells the strategy, the learner or the user), so a
+SIGKILL loses nothing recorded.
 """
 
 from __future__ import annotations
@@ -66,6 +69,29 @@ CREATE TABLE IF NOT EXISTS policies (
     path TEXT NOT NULL,          -- the scored policy's weights, relative to the run directory
     stage TEXT NOT NULL,
     PRIMARY KEY (candidate, policy_version)
+);
+CREATE TABLE IF NOT EXISTS offers (  -- every result offered as a best one: the fallbacks
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    program TEXT NOT NULL,
+    candidate TEXT NOT NULL,
+    policy_version INTEGER NOT NULL,
+    metric REAL NOT NULL,
+    details TEXT NOT NULL,
+    validation TEXT NOT NULL DEFAULT ''  -- set when it failed validation ("INVALID: ...")
+);
+CREATE TABLE IF NOT EXISTS segment_accounts (  -- launch/accounting.py, rewritten after each run
+    candidate TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    sent INTEGER NOT NULL,
+    unsent INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    unconsumed INTEGER NOT NULL,
+    lost INTEGER NOT NULL,
+    duplicate INTEGER NOT NULL,
+    restarts INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    unexplained INTEGER NOT NULL,
+    PRIMARY KEY (candidate, actor)
 );
 """
 
@@ -218,8 +244,23 @@ class Ledger:
         metric: float,
         details: Mapping[str, Any],
     ) -> bool:
-        """Keep this result for `program` if it beats the recorded one; True if it did."""
+        """Keep this result for `program` if it beats the recorded one; True if it did.
+        Every offer is also kept, so that a best result that fails validation can give way to
+        the next one (`reject_best`). A result that failed validation before is refused."""
+        text = json.dumps(dict(details))
         with self.db:
+            failed = self.db.execute(
+                "SELECT 1 FROM offers WHERE program = ? AND candidate = ? AND policy_version = ? "
+                "AND details = ? AND validation != ''",
+                (program, candidate, policy_version, text),
+            ).fetchone()
+            if failed is not None:
+                return False
+            self.db.execute(
+                "INSERT INTO offers (program, candidate, policy_version, metric, details) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (program, candidate, policy_version, metric, text),
+            )
             row = self.db.execute(
                 "SELECT metric FROM best_results WHERE program = ?", (program,)
             ).fetchone()
@@ -231,6 +272,46 @@ class Ledger:
                 (program, candidate, policy_version, metric, json.dumps(dict(details))),
             )
         return True
+
+    def reject_best(self, program: str, verdict: str) -> dict[str, Any] | None:
+        """The best result of `program` failed validation (e.g. its optimized build behaves
+        differently): record the verdict on its offer and put the best offer that has not failed
+        in its place (unvalidated); None, and no best result, when none is left. A result that
+        failed is never a best result again."""
+        with self.db:
+            row = self.db.execute(
+                "SELECT candidate, policy_version, details FROM best_results WHERE program = ?",
+                (program,),
+            ).fetchone()
+            if row is not None:
+                self.db.execute(
+                    "UPDATE offers SET validation = ? WHERE program = ? AND candidate = ? "
+                    "AND policy_version = ? AND details = ?",
+                    (verdict, program, *row),
+                )
+            self.db.execute("DELETE FROM best_results WHERE program = ?", (program,))
+            nxt = self.db.execute(
+                "SELECT candidate, policy_version, metric, details FROM offers WHERE program = ? "
+                "AND validation = '' ORDER BY metric DESC, seq LIMIT 1",
+                (program,),
+            ).fetchone()
+            if nxt is None:
+                return None
+            self.db.execute(
+                "INSERT INTO best_results (program, candidate, policy_version, metric, details) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (program, *nxt),
+            )
+        return next(r for r in self.best_results() if r["program"] == program)
+
+    def rejected_results(self) -> list[dict[str, Any]]:
+        """Offers that failed validation, with their verdicts."""
+        rows = self.db.execute(
+            "SELECT program, candidate, policy_version, metric, validation FROM offers "
+            "WHERE validation != '' ORDER BY seq"
+        ).fetchall()
+        keys = ("program", "candidate", "policy_version", "metric", "validation")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def set_validation(self, program: str, label: str) -> None:
         with self.db:
@@ -270,6 +351,30 @@ class Ledger:
             (candidate, policy_version),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    # ---------------------------------------------------------------- segment accounts
+    _ACCOUNT_COLUMNS = (
+        "candidate, actor, sent, unsent, received, unconsumed, lost, duplicate, restarts, "
+        "reason, unexplained"
+    )
+
+    def set_segment_accounts(self, rows: list[dict[str, Any]]) -> None:
+        """Replace the accounts (they are recomputed from the whole run each time)."""
+        names = [c.strip() for c in self._ACCOUNT_COLUMNS.split(",")]
+        with self.db:
+            self.db.execute("DELETE FROM segment_accounts")
+            self.db.executemany(
+                f"INSERT INTO segment_accounts ({self._ACCOUNT_COLUMNS}) "
+                f"VALUES ({', '.join('?' * len(names))})",
+                [tuple(row[n] for n in names) for row in rows],
+            )
+
+    def segment_accounts(self) -> list[dict[str, Any]]:
+        names = [c.strip() for c in self._ACCOUNT_COLUMNS.split(",")]
+        rows = self.db.execute(
+            f"SELECT {self._ACCOUNT_COLUMNS} FROM segment_accounts ORDER BY candidate, actor"
+        ).fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     # ---------------------------------------------------------------------------- meta
     def _meta(self, key: str) -> str | None:

@@ -458,11 +458,10 @@ class Supervisor:
             return
         known = self.peers.get(src)
         rejoin = known is not None
-        process = (hello.host, hello.pid)
-        if known is not None and hello.role == "actor" and (known.host, known.pid) != process:
-            # The same name from another process (restarted by Ray, over ssh or by a service
-            # manager before the old one was declared dead): the old one's work and pending
-            # evaluation went with it, so this one starts idle.
+        if known is not None and (known.host, known.pid) != (hello.host, hello.pid):
+            # A new process under a known name (restarted by the launch, by Ray, over ssh or by
+            # a service manager before its predecessor was declared dead): whatever that one
+            # held (work, an evaluation) is gone with it, so this one starts idle.
             self._forget(known)
             known = None
         peer = Peer(

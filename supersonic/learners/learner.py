@@ -40,6 +40,7 @@ from supersonic import logs
 from supersonic.envs import get_task
 from supersonic.learners.algorithm import Algorithm, ArchValue, Batch, make_algorithm
 from supersonic.learners.inference import InferenceServer
+from supersonic.learners.streams import SegmentStreams
 from supersonic.protocol.forward import EventForwarder
 from supersonic.protocol.messages import (
     Bye,
@@ -137,7 +138,7 @@ class Learner:
         self.last_publish = 0.0
         self.received = 0  # transitions received (accepted or stale)
         self.budget: int | None = None  # TRAIN_UNTIL: stop taking transitions there
-        self.next_seq: dict[str, int] = {}
+        self.streams = SegmentStreams()  # per-actor batch_seq bookkeeping
         self.lost_segments = 0
         self.bad_segments = 0
         self.duplicate_segments = 0
@@ -223,13 +224,10 @@ class Learner:
         if t.candidate != self.spec.name:
             self.log.warning("foreign_transitions", candidate=t.candidate, actor=t.actor)
             return
-        expected = self.next_seq.get(t.actor)
-        if expected is not None and t.batch_seq < expected:
-            self.duplicate_segments += 1
+        accepted = self.streams.accept(t.actor, t.batch_seq)
+        self.lost_segments, self.duplicate_segments = self.streams.lost, self.streams.duplicate
+        if not accepted:
             return
-        if expected is not None and t.batch_seq > expected:
-            self.lost_segments += t.batch_seq - expected
-        self.next_seq[t.actor] = t.batch_seq + 1
         self.segments += 1
         if self.inference is not None and self.inference.served(t.policy_version):
             self.served_segments += 1
@@ -456,6 +454,7 @@ class Learner:
     def _shutdown(self) -> None:
         if self.exit_code == 0:
             self._checkpoint()
+        self._count_unconsumed()
         if self.forwarder is not None:
             self.forwarder.flush()
         self.link.close(Bye(reason="stopped") if self.exit_code == 0 else None)
@@ -475,6 +474,19 @@ class Learner:
             duplicate_segments=self.duplicate_segments,
             **self._inference_metrics(),
         )
+
+    def _count_unconsumed(self, quiet_s: float = 0.2, limit_s: float = 2.0) -> None:
+        """Count (per actor, without training on them) the segments still queued, then log
+        what this process saw of every actor's numbering: the run's accounting reconciles it
+        with what the actors sent (launch/accounting.py). Bounded: actors may still push."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and self.pull.socket.poll(
+            int(quiet_s * 1000), zmq.POLLIN
+        ):
+            received = self.pull.recv(block=False)
+            if received is not None and isinstance(received.message, Transitions):
+                self.streams.unconsumed(received.message.actor)
+        self.log.info("learner_streams", candidate=self.spec.name, streams=self.streams.summary())
 
 
 def _bind(sock: zmq.Socket[bytes], host: str) -> str:

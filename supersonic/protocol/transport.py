@@ -4,7 +4,9 @@ A `Channel` owns one socket's sending side of the protocol: it stamps every mess
 process's id and a per-channel sequence number, and it decodes what arrives with hard limits,
 turning anything malformed into a counted, logged drop (`None`) instead of an exception.
 The `VersionMismatch` of a peer speaking another protocol version is the one error that comes
-up, because the supervisor must answer a HELLO of another version with a REJECT.
+up, on the supervisor's ROUTER only, because it must answer a HELLO of another version with a
+REJECT; on every other socket it is a bad message like any other (one frame with another `v`
+on a learner's PULL used to crash the learner: tests/system/test_wire_fuzz.py).
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class Channel:
         try:
             decoded = self.decoder.decode(frames)  # None if malformed
         except VersionMismatch as exc:
+            if not self.routed:  # only the supervisor answers one (a HELLO gets REJECT)
+                self._reject(f"protocol version {exc.header.v}")  # anyone else: a bad message
+                return None
             exc.identity = identity  # type: ignore[attr-defined]  # whom to REJECT
             raise
         if decoded is None:
