@@ -62,6 +62,11 @@ def processes_with(tag: str) -> list[str]:
     ]
 
 
+def parent_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
+
+
 def ray_python(tmp: Path) -> str:
     """An interpreter that has Ray and not pydantic 1 (see the module docstring)."""
     try:
@@ -229,6 +234,14 @@ def test_an_llvm_run_places_actors_by_resource_and_survives_a_killed_ray_worker(
             assert time.monotonic() < deadline, "actor-g0-0 got no work"
             time.sleep(0.2)
         placed = {e["process"]: e for e in events(run_dir) if e["event"] == "ray_placed"}
+        # The supervisor runs as a Ray actor, not in the launch: its process (the one that
+        # logged supervisor_start) is the child of a Ray worker on the head node.
+        (host,) = [e for e in events(run_dir) if e["event"] == "ray_supervisor_placed"]
+        (start,) = [e for e in events(run_dir) if e["event"] == "supervisor_start"]
+        assert start["pid"] == host["pid"] != proc.pid
+        assert parent_of(host["pid"]) == host["worker_pid"]
+        assert Path(f"/proc/{host['worker_pid']}/cmdline").read_bytes().startswith(b"ray::")
+        assert host["node_resources"].get("learner-node") == 2
         # Each actor is on the node that has its board's resource; the learner on the head.
         assert placed["actor-g0-0"]["node_resources"].get("board-a") == 1
         assert placed["actor-g1-0"]["node_resources"].get("board-b") == 1

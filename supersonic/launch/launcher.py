@@ -275,12 +275,14 @@ def launch(
     resume: bool = False,
     backend: str = "local",
     ray_address: str | None = None,
+    hosted: bool = False,
 ) -> dict[str, Any]:
     """Run the whole search; returns the results (also in RUN_DIR).
 
     `resume`: continue the run in `run_dir` (its config, ledger and checkpoints).
     `backend`: "local" (here, plus any [cluster] hosts over ssh) or "ray" (the learners and
-    actors as Ray actors, launch/ray_backend.py; `ray_address` overrides [ray] address)."""
+    actors as Ray actors, launch/ray_backend.py; `ray_address` overrides [ray] address).
+    `hosted`: this is the supervisor inside its Ray actor (launch/ray_supervisor.py)."""
     paths = RunPaths(run_dir)
     if config.hosts and shutil.which("ssh") is None:
         raise ConfigError("[cluster] needs the OpenSSH client: install openssh-client")
@@ -291,7 +293,7 @@ def launch(
 
         if config.hosts:
             raise ConfigError("--backend ray places every process itself: remove [cluster] hosts")
-        ray_backend.connect(config.ray, ray_address)
+        ray_backend.connect(config.ray, ray_address, probe=not hosted)
         try:
             ray_backend.check_resources(ray_groups, config.ray.learner_demand())
         except ConfigError:
