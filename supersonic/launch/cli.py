@@ -413,15 +413,10 @@ def launch(
 
 def _hosted_by_ray(run_dir: Path, lifeline: bool) -> bool:
     """Set up the supervisor's launch in its Ray actor; returns whether it resumes (after a Ray
-    restart the ledger has the run so far; a first start finds none)."""
-    import signal
-
+    restart the ledger has the run so far; a first start finds none). Its SIGTERM (from the
+    launch that follows it, or its lifeline) is handled by `launch(hosted=True)`."""
     from supersonic.launch.config import RunPaths
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # SIGTERM from the following launch: the Ctrl-C path
-
-    signal.signal(signal.SIGTERM, interrupt)
     if lifeline:
         from supersonic.lifeline import watch_stdin
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,9 +76,9 @@ def run(
     address: str | None,
 ) -> HostedRun:
     """Check, place the supervisor, follow it to its end; see the module docstring."""
-    import ray
-
     from supersonic.launch.ray_host import HostedProcess
+
+    ray = ray_backend.import_ray()  # a one-line error when Ray is missing
 
     if config.hosts:
         raise ConfigError("--backend ray places every process itself: remove [cluster] hosts")
@@ -122,28 +123,28 @@ def run(
     return HostedRun(code, results, last)
 
 
-class _Stop(Exception):
-    """SIGTERM to this launch: stop the supervisor like Ctrl-C does."""
-
-
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise _Stop
-
-
 def _follow(
     handle: Any, max_restarts: int, log: Any, echo: Callable[[str], None]
 ) -> tuple[int, str]:
     """Echo the supervisor's output until it exits; returns (status, last line). Ray restarts
-    of its Ray actor are logged and told; Ctrl-C or SIGTERM stop it cleanly."""
+    of its Ray actor are logged and told; Ctrl-C or SIGTERM stop it cleanly.
+
+    The signals only set a flag that the loop reads every POLL_S: an exception raised by a
+    handler inside Ray's C code (a `ray.wait`) comes out as a SystemError, not as itself."""
     import ray
     from ray.exceptions import RayActorError
 
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    interrupted = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        interrupted.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     seen, deaths, last = 0, 0, ""
     info: Any = handle.info.remote()
     wait: Any = handle.wait.remote()
     try:
-        while True:
+        while not interrupted.is_set():
             try:
                 if info is not None and ray.wait([info], timeout=0)[0]:
                     where = ray.get(info)
@@ -181,16 +182,16 @@ def _follow(
                 )
                 seen = 0  # a new process: its output starts again
                 info, wait = handle.info.remote(), handle.wait.remote()
-    except (KeyboardInterrupt, _Stop):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
         echo("interrupted: stopping the supervisor (it stops every process)")
         return _stop(handle, seen, echo), last
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _stop(handle: Any, seen: int, echo: Callable[[str], None]) -> int:
-    """SIGTERM to the supervisor, which stops its learners and actors; its output meanwhile."""
+    """SIGTERM to the supervisor, which stops its learners and actors (their STOP, then their
+    Ray actors); its output meanwhile. Signals stay caught: a second Ctrl-C must not cut it."""
     import ray
     from ray.exceptions import GetTimeoutError, RayActorError
 
@@ -209,7 +210,5 @@ def _stop(handle: Any, seen: int, echo: Callable[[str], None]) -> int:
         for line in lines:
             echo(line)
     except (RayActorError, GetTimeoutError):
-        pass  # it is gone already: ray.shutdown() below cleans up whatever is left
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        pass  # it is gone already: ray.shutdown() cleans up whatever is left
     return EXIT_INTERRUPTED if code in (0, -signal.SIGTERM, EXIT_INTERRUPTED) else code
