@@ -373,6 +373,21 @@ def test_bad_ray_input_is_one_line_within_seconds(ray_cluster: RayCluster, tmp_p
     assert not (tmp_path / "run" / "ledger.sqlite").exists()  # nothing started
 
 
+def test_a_supervisor_that_refuses_the_run_is_not_restarted(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    config = write_run(tmp_path, ray_cluster, steps=600)
+    with socket.socket() as taken:  # the supervisor's port is taken: it exits 2, once
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        proc = launch(config, tmp_path / "run", "--port", str(port))
+        _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith(f"error: cannot bind tcp://127.0.0.1:{port}")
+    seen = [e["event"] for e in events(tmp_path / "run")]
+    assert seen.count("ray_supervisor_placed") == 1 and "ray_supervisor_restart" not in seen
+
+
 def test_without_ray_installed_the_launch_says_how_to_get_it(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text(

@@ -141,6 +141,7 @@ def _follow(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     seen, deaths, last = 0, 0, ""
+    output: Any = None
     info: Any = handle.info.remote()
     wait: Any = handle.wait.remote()
     try:
@@ -153,17 +154,26 @@ def _follow(
                     else:
                         log.info("ray_supervisor_replaced", restarts=deaths, **where)
                     info = None
-                seen, lines = ray.get(handle.output.remote(seen), timeout=30)
-                for line in lines:
-                    echo(line)
-                    last = line if line.strip() else last
+                # Asked once and read when answered: while Ray has not placed the supervisor
+                # yet (its resources are busy) nothing answers, and that is no error.
+                output = output or handle.output.remote(seen)
+                if ray.wait([output], timeout=0)[0]:
+                    seen, lines = ray.get(output)
+                    output = None
+                    for line in lines:
+                        echo(line)
+                        last = line if line.strip() else last
                 if ray.wait([wait], timeout=POLL_S)[0]:
                     code, tail = ray.get(wait)
+                    last = next((x for x in reversed(tail) if x.strip()), last)
                     if code in FINAL_CODES:
+                        if output is not None:
+                            seen, lines = ray.get(output, timeout=30)
+                            for line in lines:
+                                echo(line)
                         seen, lines = ray.get(handle.output.remote(seen), timeout=30)
                         for line in lines:
                             echo(line)
-                        last = next((x for x in reversed(tail) if x.strip()), last)
                         return int(code), last
                     # A crash: its worker exits and Ray restarts it (it resumes).
                     log.warning("ray_supervisor_exit", code=int(code), line=last[:200])
@@ -180,7 +190,7 @@ def _follow(
                     f"the supervisor's Ray actor died ({reason}): Ray starts it again "
                     f"({deaths} of {max_restarts}) and it resumes the run from its ledger"
                 )
-                seen = 0  # a new process: its output starts again
+                seen, output = 0, None  # a new process: its output starts again
                 info, wait = handle.info.remote(), handle.wait.remote()
         echo("interrupted: stopping the supervisor (it stops every process)")
         return _stop(handle, seen, echo), last
