@@ -30,6 +30,7 @@ def test_ray_and_slurm_sections_parse_and_survive_config_json(tmp_path: Path) ->
 address = "ray://head:10001"
 learner_gpus = 1
 learner_resources = { learner-node = 1 }
+supervisor_resources = { learner-node = 0.5 }
 [[ray.actors]]
 count = 3
 cpus = 0.5
@@ -45,11 +46,15 @@ sbatch_options = ["--qos=high"]
     assert config.ray.actors == (RayActorGroup(3, 0.5, {"cortex-a72": 1.0}, "a72"),)
     assert config.ray.learner_demand() == {"CPU": 1.0, "learner-node": 1.0, "GPU": 1.0}
     assert config.ray.actors[0].demand() == {"CPU": 0.5, "cortex-a72": 1.0}
+    assert config.ray.supervisor_demand() == {"CPU": 0.0, "learner-node": 0.5}
     assert (config.slurm.head_gpus, config.slurm.actor_nodes) == (2, 4)
     (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
     assert load_run_config(tmp_path) == config
     # Without groups, [run] actors actors of one CPU each.
     assert parse_config(BASE, "t").ray.actor_groups(2) == (RayActorGroup(count=2),)
+    # The supervisor's Ray actor goes to the head node unless told otherwise.
+    head = {"CPU": 0.0, "node:__internal_head__": 0.001}
+    assert parse_config(BASE, "t").ray.supervisor_demand() == head
 
 
 @pytest.mark.parametrize(
@@ -60,6 +65,8 @@ sbatch_options = ["--qos=high"]
         ("[ray]\nmax_restarts = -1", "learner_cpus must be > 0, learner_gpus >= 0, max_restarts"),
         ("[ray]\nlearner_resources = { b = 0 }", "must be a table of positive numbers"),
         ("[ray]\nlearner_resources = { GPU = 1 }", "give CPU and GPU with the cpus/gpus keys"),
+        ("[ray]\nsupervisor_cpus = -1", "[ray]: supervisor_cpus must be >= 0"),
+        ("[ray]\nsupervisor_resources = 3", "supervisor_resources: must be a table of positive"),
         ("[[ray.actors]]\ncount = 0", "ray actor group 0: count must be >= 1 and cpus > 0"),
         ("[[ray.actors]]\nlabels = 'x'", "ray actor group 0: unknown key(s) labels"),
         ("[slurm]\nactor_nodes = 0", "head_cpus, actor_nodes, actors_per_node and actor_cpus"),

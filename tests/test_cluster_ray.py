@@ -62,6 +62,11 @@ def processes_with(tag: str) -> list[str]:
     ]
 
 
+def parent_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
+
+
 def ray_python(tmp: Path) -> str:
     """An interpreter that has Ray and not pydantic 1 (see the module docstring)."""
     try:
@@ -211,24 +216,67 @@ def events(run_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def test_an_llvm_run_places_actors_by_resource_and_survives_a_killed_ray_worker(
+def wait_for(proc: subprocess.Popen[str], run_dir: Path, what: str, found: Any) -> list[Any]:
+    """The run's events once `found(events)` is true (90 s at most, the launch alive)."""
+    deadline = time.monotonic() + 90
+    while not found(seen := events(run_dir)):
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+    return seen
+
+
+def since_last(seen: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    """The events after the last `event` (e.g. those of the newest supervisor)."""
+    last = max((i for i, e in enumerate(seen) if e["event"] == event), default=len(seen))
+    return seen[last:]
+
+
+def any_event(seen: list[dict[str, Any]], event: str) -> bool:
+    return any(e["event"] == event for e in seen)
+
+
+def assigned(actor: str) -> Any:
+    """Whether the newest supervisor has given `actor` work."""
+    return lambda seen: any(
+        e["event"] == "assign" and e.get("actor") == actor
+        for e in since_last(seen, "supervisor_start")
+    )
+
+
+def test_an_llvm_run_survives_killed_ray_workers_of_its_supervisor_and_an_actor(
     ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
     tag = f"ray{secrets.token_hex(4)}"
-    tmp = tmp_path / tag  # in every hosted process's command line (--keys)
+    tmp = tmp_path / tag  # in every hosted process's command line (--keys, the run dir)
     tmp.mkdir()
     config = write_run(tmp, ray_cluster, steps=1600)
     run_dir = tmp / "run"
     proc = launch(config, run_dir)
     try:
-        deadline = time.monotonic() + 90
-        while not any(
-            e["event"] == "assign" and e.get("actor") == "actor-g0-0" for e in events(run_dir)
-        ):
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "actor-g0-0 got no work"
-            time.sleep(0.2)
-        placed = {e["process"]: e for e in events(run_dir) if e["event"] == "ray_placed"}
+        # Once the first supervisor has a process placed (the rest are on their way).
+        seen = wait_for(proc, run_dir, "nothing placed", lambda seen: any_event(seen, "ray_placed"))
+        # The supervisor runs as a Ray actor, not in the launch: its process (the one that
+        # logged supervisor_start) is the child of a Ray worker on the head node.
+        (host,) = [e for e in seen if e["event"] == "ray_supervisor_placed"]
+        (start,) = [e for e in seen if e["event"] == "supervisor_start"]
+        assert start["pid"] == host["pid"] != proc.pid
+        assert parent_of(host["pid"]) == host["worker_pid"]
+        assert Path(f"/proc/{host['worker_pid']}/cmdline").read_bytes().startswith(b"ray::")
+        assert host["node_resources"].get("learner-node") == 2
+        # Kill the supervisor's Ray worker: Ray starts it again, the new supervisor resumes
+        # the run from the ledger, and new learners and actors join it.
+        os.kill(host["worker_pid"], signal.SIGKILL)
+        seen = wait_for(
+            proc,
+            run_dir,
+            "the supervisor was not resumed",
+            lambda seen: [e for e in seen if e["event"] == "run_plan" and e["resumed"]],
+        )
+        seen = wait_for(proc, run_dir, "no work after the resume", assigned("actor-g0-0"))
+        placed = {
+            e["process"]: e for e in since_last(seen, "run_plan") if e["event"] == "ray_placed"
+        }
         # Each actor is on the node that has its board's resource; the learner on the head.
         assert placed["actor-g0-0"]["node_resources"].get("board-a") == 1
         assert placed["actor-g1-0"]["node_resources"].get("board-b") == 1
@@ -237,25 +285,73 @@ def test_an_llvm_run_places_actors_by_resource_and_survives_a_killed_ray_worker(
         # Kill the Ray worker that hosts actor-g0-0: Ray starts it again on a board-a node
         # and the new actor rejoins through the control endpoint.
         os.kill(placed["actor-g0-0"]["worker_pid"], signal.SIGKILL)
-        _, err = proc.communicate(timeout=150)
+        out, err = proc.communicate(timeout=150)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     assert proc.returncode == 0, err[-3000:]
+    assert "candidate" in out and "(winner)" in out  # the final table, as without Ray
+    assert "supervisor at tcp://127.0.0.1:" in err  # the supervisor's lines, followed here
+    assert "the supervisor's Ray actor died" in err and "resumes the run" in err
     results = json.loads((run_dir / "results.json").read_text())
     assert results["candidates"][0]["phase"] == "done"
     assert (run_dir / "best" / "policy.npz").exists()
     seen = events(run_dir)
-    assert any(e["event"] == "ray_restart" and e["process"] == "actor-g0-0" for e in seen)
-    again = [e for e in seen if e["event"] == "ray_replaced" and e["process"] == "actor-g0-0"]
-    assert again and again[0]["node_resources"].get("board-a") == 1
-    joins = [e for e in seen if e["event"] == "peer_join" and e["peer"] == "actor-g0-0"]
+    assert [e["restart"] for e in seen if e["event"] == "ray_supervisor_restart"] == [1]
+    (again,) = [e for e in seen if e["event"] == "ray_supervisor_replaced"]
+    starts = [e for e in seen if e["event"] == "supervisor_start"]
+    assert len(starts) == 2 and starts[1]["pid"] == again["pid"] != host["pid"]
+    resumed = since_last(seen, "run_plan")
+    assert any(e["event"] == "ray_restart" and e["process"] == "actor-g0-0" for e in resumed)
+    replaced = [e for e in resumed if e["event"] == "ray_replaced" and e["process"] == "actor-g0-0"]
+    assert replaced and replaced[0]["node_resources"].get("board-a") == 1
+    joins = [e for e in resumed if e["event"] == "peer_join" and e["peer"] == "actor-g0-0"]
     assert len(joins) == 2 and joins[0]["label"] == "board-a"
     deadline = time.monotonic() + 20
     while processes_with(tag) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not processes_with(tag), processes_with(tag)
+
+
+def ready_for(sig: int) -> Any:
+    if sig == signal.SIGTERM:
+        return lambda seen: any(
+            e["event"] == "peer_join" and e["peer"] == "learner-ppo" for e in seen
+        )
+    return lambda seen: len([e for e in seen if e["event"] == "ray_placed"]) == 3
+
+
+def test_a_stopped_or_killed_launch_takes_the_supervisor_and_its_processes_along(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        tag = f"ray{secrets.token_hex(4)}"
+        tmp = tmp_path / tag
+        tmp.mkdir()
+        run_dir = tmp / "run"
+        proc = launch(write_run(tmp, ray_cluster, steps=100_000), run_dir)
+        try:
+            # SIGTERM once the learner has joined (so STOP reaches everyone and the stop is
+            # quick), SIGKILL once the processes are placed (their commands name `tag` too).
+            wait_for(proc, run_dir, "not placed", ready_for(sig))
+            assert len(processes_with(tag)) >= 5  # the launch, the supervisor, its processes
+            os.kill(proc.pid, sig)  # SIGTERM: what Ctrl-C does too (KeyboardInterrupt)
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+        deadline = time.monotonic() + 30
+        while processes_with(tag) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not processes_with(tag), f"left after {sig.name}: {processes_with(tag)}"
+        if sig == signal.SIGTERM:  # a clean stop: STOP to everyone, the table, status 130
+            assert proc.returncode == 130, err[-3000:]
+            assert "interrupted: stopping the supervisor" in err and "candidate" in out
+            assert json.loads((run_dir / "results.json").read_text())["interrupted"]
+            stops = [e for e in events(run_dir) if e["event"] == "supervisor_stop"]
+            assert [e["reason"] for e in stops] == ["interrupted"]
 
 
 def test_bad_ray_input_is_one_line_within_seconds(ray_cluster: RayCluster, tmp_path: Path) -> None:

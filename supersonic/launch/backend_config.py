@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BACKENDS = ("local", "ray", "slurm")
+HEAD_NODE_RESOURCE = "node:__internal_head__"  # Ray's resource of its head node
 
 
 class BackendConfigError(ValueError):
@@ -41,6 +42,11 @@ class RaySettings:
     learner_gpus: float = 0.0
     learner_resources: dict[str, float] = field(default_factory=dict)
     max_restarts: int = 3  # Ray restarts a process's host this many times after a crash
+    # The supervisor's Ray actor (the launch itself is only Ray's driver, following it). No
+    # CPU by default: it waits on its sockets; its place is the head node unless
+    # `supervisor_resources` names custom resources of another node.
+    supervisor_cpus: float = 0.0
+    supervisor_resources: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # environment of the processes
     keys: str = ""  # the CurveZMQ key directory on the nodes; empty: [run] keys
     # The interpreter of the processes on the nodes; empty: the Ray worker's own. Set it when
@@ -50,6 +56,12 @@ class RaySettings:
 
     def actor_groups(self, run_actors: int) -> tuple[RayActorGroup, ...]:
         return self.actors or ((RayActorGroup(count=run_actors),) if run_actors else ())
+
+    def supervisor_demand(self) -> dict[str, float]:
+        """What the supervisor's Ray actor asks for: by default a sliver of the head node's
+        own resource (every Ray head has `node:__internal_head__`)."""
+        placement = self.supervisor_resources or {HEAD_NODE_RESOURCE: 0.001}
+        return {"CPU": self.supervisor_cpus, **placement}
 
     def learner_demand(self) -> dict[str, float]:
         demand = {"CPU": self.learner_cpus, **self.learner_resources}
@@ -150,6 +162,10 @@ def parse_ray(raw: Any, origin: str) -> RaySettings:
                 raw.get("learner_resources", {}), f"{where} learner_resources"
             ),
             max_restarts=int(raw.get("max_restarts", 3)),
+            supervisor_cpus=float(raw.get("supervisor_cpus", 0.0)),
+            supervisor_resources=_resources(
+                raw.get("supervisor_resources", {}), f"{where} supervisor_resources"
+            ),
             env=_strings(raw.get("env", {}), f"{where} env"),
             keys=str(raw.get("keys", "")),
             python=str(raw.get("python", "")),
@@ -160,6 +176,8 @@ def parse_ray(raw: Any, origin: str) -> RaySettings:
         raise BackendConfigError(
             f"{where}: learner_cpus must be > 0, learner_gpus >= 0, max_restarts >= 0"
         )
+    if settings.supervisor_cpus < 0:
+        raise BackendConfigError(f"{where}: supervisor_cpus must be >= 0")
     check_ray_address(settings.address, where)
     return settings
 

@@ -335,6 +335,8 @@ def baseline(
 @click.option("--bind-host", default=None, help="Overrides [run] bind_host.")
 @click.option("--port", type=int, default=None, help="Overrides [run] port.")
 @click.option("--concurrent", type=int, default=None, help="Overrides [search] concurrent.")
+@click.option("--ray-hosted", is_flag=True, hidden=True, help="The supervisor in its Ray actor.")
+@click.option("--lifeline", is_flag=True, hidden=True, help="Exit when stdin closes.")
 @_user_errors
 def launch(
     config_path: Path | None,
@@ -348,6 +350,8 @@ def launch(
     bind_host: str | None,
     port: int | None,
     concurrent: int | None,
+    ray_hosted: bool,
+    lifeline: bool,
 ) -> None:
     """Run the architecture search: supervisor, learners for the candidates, N actors.
 
@@ -384,19 +388,63 @@ def launch(
         if backend == "slurm":
             _submit_slurm(config, config_path, target, resume_dir is not None, dry_run)
             return
+        if backend == "ray" and not ray_hosted:
+            _follow_ray_supervisor(config, target, address)
+            return
+        resume = resume_dir is not None
+        if ray_hosted:  # the supervisor inside its Ray actor (launch/ray_supervisor.py)
+            resume = _hosted_by_ray(target, lifeline)
         results = run_launch(
             config,
             target,
             lambda line: click.echo(line, err=True),
-            resume=resume_dir is not None,
+            resume=resume,
             backend=backend,
             ray_address=address,
+            hosted=ray_hosted,
         )
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
-    click.echo(results_table(results))
+    if not ray_hosted:  # the launch that follows it prints the table
+        click.echo(results_table(results))
     if results.get("interrupted"):
         sys.exit(130)
+
+
+def _hosted_by_ray(run_dir: Path, lifeline: bool) -> bool:
+    """Set up the supervisor's launch in its Ray actor; returns whether it resumes (after a Ray
+    restart the ledger has the run so far; a first start finds none). Its SIGTERM (from the
+    launch that follows it, or its lifeline) is handled by `launch(hosted=True)`."""
+    from supersonic.launch.config import RunPaths
+
+    if lifeline:
+        from supersonic.lifeline import watch_stdin
+
+        watch_stdin()
+    return RunPaths(run_dir).ledger.exists()
+
+
+def _follow_ray_supervisor(config: Any, run_dir: Path, address: str | None) -> None:
+    """`launch --backend ray`: the supervisor as a Ray actor, followed from here."""
+    from supersonic.launch import ray_supervisor
+    from supersonic.launch.launcher import check_programs, results_table
+
+    check_programs(config)  # a bad program is refused here, before Ray places anything
+    done = ray_supervisor.run(config, run_dir, lambda line: click.echo(line, err=True), address)
+    if done.results is not None and done.code in (0, ray_supervisor.EXIT_INTERRUPTED):
+        click.echo(results_table(done.results))
+    if done.code == 0:
+        return
+    if done.code == ray_supervisor.EXIT_INTERRUPTED:
+        sys.exit(done.code)
+    if done.code == ray_supervisor.EXIT_USER_ERROR:  # its one line, already shown above
+        sys.exit(done.code)
+    click.echo(
+        f"error: the supervisor failed (status {done.code}: {done.last_line[:200]}); continue "
+        f"the run with: supersonic launch --resume {run_dir} --backend ray",
+        err=True,
+    )
+    sys.exit(1)
 
 
 def _submit_slurm(

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -285,13 +286,16 @@ def launch(
     resume: bool = False,
     backend: str = "local",
     ray_address: str | None = None,
+    hosted: bool = False,
 ) -> dict[str, Any]:
     """Run the whole search; returns the results (also in RUN_DIR).
 
     `resume`: continue the run in `run_dir` (its config, ledger and checkpoints).
     `backend`: "local" (here, plus any [cluster] hosts over ssh) or "ray" (the learners and
-    actors as Ray actors, launch/ray_backend.py; `ray_address` overrides [ray] address)."""
+    actors as Ray actors, launch/ray_backend.py; `ray_address` overrides [ray] address).
+    `hosted`: this is the supervisor inside its Ray actor (launch/ray_supervisor.py)."""
     paths = RunPaths(run_dir)
+    terminated = threading.Event()  # hosted: SIGTERM, turned into the Ctrl-C path at a tick
     if config.hosts and shutil.which("ssh") is None:
         raise ConfigError("[cluster] needs the OpenSSH client: install openssh-client")
     check_programs(config)
@@ -301,7 +305,9 @@ def launch(
 
         if config.hosts:
             raise ConfigError("--backend ray places every process itself: remove [cluster] hosts")
-        ray_backend.connect(config.ray, ray_address)
+        ray_backend.connect(config.ray, ray_address, probe=not hosted)
+        if hosted:  # after ray.init, whose own SIGTERM handler aborts the process
+            signal.signal(signal.SIGTERM, lambda signum, frame: terminated.set())
         try:
             ray_backend.check_resources(ray_groups, config.ray.learner_demand())
         except ConfigError:
@@ -363,6 +369,8 @@ def launch(
         watch = ChildWatch(group, supervisor, say, start_learner)
 
         def tick() -> None:
+            if terminated.is_set():  # raised here, never inside Ray's C code
+                raise KeyboardInterrupt
             watch.check()
             group.check()
             bar.update(sum(s.env_steps for s in supervisor.candidates.values()))

@@ -6,9 +6,9 @@ subprocess) created with the resources the config asks for (`[ray]`: CPUs per ac
 learner, custom resources such as a board's), and with `max_restarts`, so Ray brings a crashed
 or killed process back on a node that has those resources; it says HELLO again and rejoins.
 
-The supervisor stays in the launch process, which is Ray's driver: run `supersonic launch` on
-a machine the nodes can reach (the head node, or as a `ray job submit` entrypoint), since it
-holds the run directory, the ledger and the control endpoint every process connects to.
+The supervisor is a Ray actor too (launch/ray_supervisor.py): the launch the user runs is
+only a driver that places it and follows it; the supervisor's own launch, inside that Ray
+actor, is the Ray driver of the learners and actors, through this module.
 
 Before anything starts, the launch checks what can be checked at once, with a one-line error:
 Ray installed, the address reachable (a TCP connect with a short timeout, never a hang), and
@@ -40,11 +40,13 @@ PROBE_TIMEOUT_S = 15.0
 Log = Any  # the supervisor's structlog logger (the run's events.jsonl)
 
 
-def connect(settings: RaySettings, address: str | None) -> str:
-    """`ray.init` against `address` (default: the config's); returns the address used."""
+def connect(settings: RaySettings, address: str | None, probe: bool = True) -> str:
+    """`ray.init` against `address` (default: the config's); returns the address used.
+    `probe`: check the address first (skipped by the hosted supervisor: the GCS address its
+    Ray actor was started from is known to answer)."""
     ray = import_ray()
     address = address or settings.address
-    if address not in ("auto", "local"):
+    if probe and address not in ("auto", "local"):
         _check_reachable(address)
         _probe(address)
     try:
@@ -149,7 +151,11 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
-def check_resources(groups: tuple[RayActorGroup, ...], learner: dict[str, float]) -> None:
+def check_resources(
+    groups: tuple[RayActorGroup, ...],
+    learner: dict[str, float],
+    supervisor: dict[str, float] | None = None,
+) -> None:
     """Refuse requests the live nodes cannot satisfy (one line naming the request)."""
     import ray
 
@@ -160,6 +166,8 @@ def check_resources(groups: tuple[RayActorGroup, ...], learner: dict[str, float]
         return any(all(n.get(k, 0.0) >= v for k, v in demand.items()) for n in nodes)
 
     requests = [(f"actor group {i}", g.demand()) for i, g in enumerate(groups)]
+    if supervisor is not None:
+        requests.append(("the supervisor", supervisor))
     for what, demand in [*requests, ("a learner", learner)]:
         if not fits(demand):
             raise ConfigError(
@@ -175,7 +183,7 @@ def check_resources(groups: tuple[RayActorGroup, ...], learner: dict[str, float]
     for g in groups:
         for k, v in g.demand().items():
             need[k] += v * g.count
-    for k, v in learner.items():
+    for k, v in [*learner.items(), *(supervisor or {}).items()]:
         need[k] += v
     for k, v in need.items():
         if totals[k] < v:

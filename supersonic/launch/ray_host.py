@@ -31,8 +31,10 @@ import time
 from typing import Any
 
 NODE_ADDRESS = "{node_address}"  # replaced in the arguments by the node's IP address
+GCS_ADDRESS = "{gcs_address}"  # replaced by the Ray cluster's GCS address (HOST:PORT)
 EXIT_REJECTED = 3
 TAIL_LINES = 40
+OUTPUT_LINES = 2000  # kept for `output` (the hosted supervisor's progress lines)
 CRASH_REPORT_S = 1.0  # how long a crashed host lingers so the launch can read why
 
 
@@ -43,10 +45,20 @@ def _die_with_parent() -> None:  # in the child between fork and exec
 class HostedProcess:
     """One `python -m supersonic ...` on the node Ray placed this actor on."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], python: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        python: str,
+        final_codes: tuple[int, ...] = (0, EXIT_REJECTED),
+    ) -> None:
         import ray
 
         self.name = name
+        # Statuses after which a restart would not help (the launch frees the Ray actor);
+        # any other status is a crash: the worker exits and Ray restarts it.
+        self.final_codes = final_codes
         self.node_id = ray.get_runtime_context().get_node_id()
         # The address the node was started with (`ray start --node-ip-address`), which can
         # differ from the one get_node_ip_address() guesses from the routing table.
@@ -58,8 +70,12 @@ class HostedProcess:
             if not k.startswith(("node:", "memory", "object_store"))
         }
         argv = [python or sys.executable, "-m", "supersonic"]
-        argv += [a.replace(NODE_ADDRESS, self.node_address) for a in args]
+        gcs = ray.get_runtime_context().gcs_address
+        argv += [a.replace(NODE_ADDRESS, self.node_address).replace(GCS_ADDRESS, gcs) for a in args]
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.lines: collections.deque[str] = collections.deque(maxlen=OUTPUT_LINES)
+        self.line_count = 0  # lines read so far (`lines` keeps the newest)
+        self.lines_lock = threading.Lock()
         self.code: int | None = None
         self.stopping = False
         self.crash_reported = False
@@ -77,10 +93,14 @@ class HostedProcess:
     def _pump(self) -> None:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
-            self.tail.append(raw.decode(errors="replace").rstrip())
+            line = raw.decode(errors="replace").rstrip()
+            self.tail.append(line)
+            with self.lines_lock:
+                self.lines.append(line)
+                self.line_count += 1
         self.code = self.process.wait()
         self.done.set()
-        if self.code not in (0, EXIT_REJECTED) and not self.stopping:
+        if self.code not in self.final_codes and not self.stopping:
             # A crash of ours: this worker exits so that Ray restarts the actor (max_restarts),
             # once the launch has had a moment to fetch the status and the last lines. They
             # also go to the worker's log (RAY_SESSION/logs/worker-*.err).
@@ -105,11 +125,19 @@ class HostedProcess:
         on the restarted actor)."""
         self.done.wait()
         assert self.code is not None
-        if self.code not in (0, EXIT_REJECTED) and not self.stopping:
+        if self.code not in self.final_codes and not self.stopping:
             if self.crash_reported:
                 threading.Event().wait()
             self.crash_reported = True
         return self.code, list(self.tail)
+
+    def output(self, since: int) -> tuple[int, list[str]]:
+        """The lines printed after the first `since` (those still kept), and the new count: how
+        the launch follows a hosted supervisor's progress."""
+        with self.lines_lock:
+            count, lines = self.line_count, list(self.lines)
+        new = min(count - since, len(lines))
+        return count, lines[len(lines) - new :] if new > 0 else []
 
     def stop(self, grace_s: float) -> int:
         """SIGTERM (its clean shutdown), then SIGKILL after `grace_s`."""

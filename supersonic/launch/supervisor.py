@@ -14,6 +14,7 @@ Pruning (successive halving) is a later layer over the same bookkeeping.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -200,6 +201,7 @@ class Supervisor:
             "supervisor_start",
             endpoint=self.endpoint,
             run_id=self.run_id,
+            pid=os.getpid(),
             candidates=[c.name for c in config.candidates],
             protocol_version=PROTOCOL_VERSION,
             curve=self.security.curve,
