@@ -20,7 +20,7 @@ measure and what each observation computes; the episode logic lives only here.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,3 +203,51 @@ class KnobScheduleEnv(gym.Env[Any, Any]):
             "episode_length": len(self.chosen),
             "knobs": len(self.knobs),
         }
+
+
+# ---------------------------------------------------------------- the tasks' shared parts
+def validate_schedule(
+    make_measurer: Callable[[], Any],
+    request: Callable[[tuple[int, ...]], Any],
+    details: Mapping[str, Any],
+    what: str,
+) -> str:
+    """Rebuild a recorded result's schedule (`details["chosen"]`) in a fresh measuring process
+    and compare its output with `what` (numpy, the reference)."""
+    chosen = tuple(int(v) for v in str(details.get("chosen", "")).split())
+    if not chosen:
+        return "unchecked: no schedule recorded"
+    measurer = make_measurer()
+    try:
+        m = measurer.measure(request(chosen))
+    finally:
+        measurer.close()
+    if not m.ok:
+        return f"INVALID: {m.error}"
+    return f"valid: same output as {what} (max |difference| {m.max_error:.2g})"
+
+
+def random_schedule_baseline(
+    env: KnobScheduleEnv,
+    search: Callable[[str, int, float, Any, int], Any],
+    programs: list[str],
+    steps: int,
+    seed: int,
+) -> tuple[int, list[float]]:
+    """Random schedules with the same env steps as a candidate (one measurement per `knobs`
+    steps), on `env`'s measuring process (closed here): (env steps used, speedups)."""
+    metrics: list[float] = []
+    used = 0
+    try:
+        for i, program in enumerate(programs):
+            env.reset(options={"benchmark": program})
+            per_program = max(1, steps // len(programs))
+            trials = max(1, per_program // len(env.knobs))
+            result = search(
+                program, trials, env.baselines().default_seconds, env.measurer, seed + i
+            )
+            metrics.append(result.speedup)
+            used += trials * len(env.knobs)
+    finally:
+        env.close()
+    return used, metrics

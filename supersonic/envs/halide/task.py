@@ -21,6 +21,7 @@ import numpy as np
 
 from supersonic.envs.halide import features
 from supersonic.envs.halide.schedule import MAX_OPTIONS
+from supersonic.envs.knob_env import random_schedule_baseline, validate_schedule
 from supersonic.envs.task import RewardFunction, StateFunction, Task
 from supersonic.envs.tvm.search import geomean
 from supersonic.envs.tvm.task import ScheduleScorer
@@ -94,17 +95,10 @@ def validate_result(program: str, details: Mapping[str, Any]) -> str:
     """Recompile the result's schedule and compare its output with the reference."""
     from supersonic.envs.halide.measure import MeasureRequest, halide_measurer
 
-    chosen = tuple(int(v) for v in str(details.get("chosen", "")).split())
-    if not chosen:
-        return "unchecked: no schedule recorded"
-    measurer = halide_measurer()
-    try:
-        m = measurer.measure(MeasureRequest(program, chosen, repeat=1, min_repeat_ms=0))
-    finally:
-        measurer.close()
-    if not m.ok:
-        return f"INVALID: {m.error}"
-    return f"valid: same output as the reference (max |difference| {m.max_error:.2g})"
+    def request(chosen: tuple[int, ...]) -> MeasureRequest:
+        return MeasureRequest(program, chosen, repeat=1, min_repeat_ms=0)
+
+    return validate_schedule(halide_measurer, request, details, "the reference")
 
 
 def random_baseline(
@@ -115,25 +109,12 @@ def random_baseline(
     from supersonic.envs.halide.pipelines import parse_program
     from supersonic.envs.halide.search import random_search
 
-    metrics = []
-    used = 0
-    env = HalideScheduleEnv(programs[0])
-    try:
-        for i, program in enumerate(programs):
-            env.reset(options={"benchmark": program})
-            per_program = max(1, steps // len(programs))
-            trials = max(1, per_program // len(env.knobs))
-            result = random_search(
-                parse_program(program),
-                trials,
-                env.baselines().default_seconds,
-                env.measurer,
-                seed + i,
-            )
-            metrics.append(result.speedup)
-            used += trials * len(env.knobs)
-    finally:
-        env.close()
+    def search(program: str, trials: int, default_s: float, measurer: Any, seed: int) -> Any:
+        return random_search(parse_program(program), trials, default_s, measurer, seed)
+
+    used, metrics = random_schedule_baseline(
+        HalideScheduleEnv(programs[0]), search, programs, steps, seed
+    )
     return {"env_steps": used, "score": geomean(metrics), "metrics": metrics, "programs": programs}
 
 

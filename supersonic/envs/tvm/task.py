@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from supersonic.envs.knob_env import random_schedule_baseline, validate_schedule
 from supersonic.envs.task import RewardFunction, StateFunction, Task
 from supersonic.envs.tvm import features
 from supersonic.envs.tvm.schedule import MAX_OPTIONS
@@ -142,17 +143,10 @@ def validate_result(program: str, details: Mapping[str, Any]) -> str:
     """Rebuild the result's schedule and compare its output with numpy's."""
     from supersonic.envs.tvm.measure import Measurer, MeasureRequest
 
-    chosen = tuple(int(v) for v in str(details.get("chosen", "")).split())
-    if not chosen:
-        return "unchecked: no schedule recorded"
-    measurer = Measurer()
-    try:
-        m = measurer.measure(MeasureRequest(program, chosen, repeat=1, min_repeat_ms=0))
-    finally:
-        measurer.close()
-    if not m.ok:
-        return f"INVALID: {m.error}"
-    return f"valid: same output as numpy (max |difference| {m.max_error:.2g})"
+    def request(chosen: tuple[int, ...]) -> MeasureRequest:
+        return MeasureRequest(program, chosen, repeat=1, min_repeat_ms=0)
+
+    return validate_schedule(Measurer, request, details, "numpy")
 
 
 def random_baseline(
@@ -163,25 +157,12 @@ def random_baseline(
     from supersonic.envs.tvm.search import random_search
     from supersonic.envs.tvm.workloads import parse_workload
 
-    metrics = []
-    used = 0
-    env = TvmScheduleEnv(programs[0])
-    try:
-        for i, program in enumerate(programs):
-            env.reset(options={"benchmark": program})
-            per_program = max(1, steps // len(programs))
-            trials = max(1, per_program // len(env.knobs))
-            result = random_search(
-                parse_workload(program),
-                trials,
-                env.baselines().default_seconds,
-                env.measurer,
-                seed + i,
-            )
-            metrics.append(result.speedup)
-            used += trials * len(env.knobs)
-    finally:
-        env.close()
+    def search(program: str, trials: int, default_s: float, measurer: Any, seed: int) -> Any:
+        return random_search(parse_workload(program), trials, default_s, measurer, seed)
+
+    used, metrics = random_schedule_baseline(
+        TvmScheduleEnv(programs[0]), search, programs, steps, seed
+    )
     return {"env_steps": used, "score": geomean(metrics), "metrics": metrics, "programs": programs}
 
 
