@@ -470,6 +470,7 @@ train = "builtin:validation"
 heartbeat_interval_s = 0.5
 heartbeat_timeout_s = 6.0
 baseline_random = false
+eval_initial = false
 
 [[candidates]]
 algorithm = "ppo"
