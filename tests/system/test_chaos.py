@@ -232,7 +232,12 @@ def test_no_segment_is_lost_silently_or_counted_twice(chaos: Chaos) -> None:
         assert row[5] == 0, row  # duplicate
     totals = chaos.results["segments"]
     assert totals["unexplained"] == 0 and totals["duplicate"] == 0
-    assert totals["received"] * 64 >= chaos.results["env_steps_total"] / 2  # the data came so
+    # The data came so: the actors sent what they collected and the learners took some. (How
+    # much they took is only on record for learners that exited: a SIGKILLed one leaves none,
+    # and with two learner kills that was most of it in one run, 1,515 of 1,914 segments, all
+    # explained by the kills.)
+    assert totals["sent"] * 64 >= chaos.results["env_steps_total"] / 2
+    assert totals["received"] > 0
 
 
 def test_a_killed_learner_restarts_from_its_checkpoint_and_its_actors_carry_on(
