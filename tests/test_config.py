@@ -54,6 +54,11 @@ def test_candidate_names_default_from_their_parts() -> None:
         (config(run="actors = -1"), "actors must be >= 0"),  # 0: only cluster or hand-started
         (config(run="bogus = 1"), "unknown [run] key(s) bogus"),
         (config(run="learner_threads = -1"), "learner_threads must be >= 0"),
+        (config(run="step_timeout_s = -1"), "step_timeout_s must be > 0 seconds, or 0"),
+        (
+            config(run='task = "cartpole"\nstep_timeout_s = 5', state="raw", reward="env"),
+            "step_timeout_s: task cartpole has no step timeout to set; remove it",
+        ),
         ("[run]\n", "no candidates: give [[candidates]] or a [space]"),
         ("not toml [", "not valid TOML"),
         (config(state="autophase+nope"), "'nope'; choose one of autophase"),

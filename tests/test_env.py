@@ -227,6 +227,23 @@ def test_crashed_service_truncates_with_a_penalty_and_recovers() -> None:
         env.close()
 
 
+def test_a_service_that_dies_between_episodes_is_counted_at_the_next_reset() -> None:
+    """CompilerGym's reset quietly retries on a new service; the env counts it and says why,
+    so that an actor can log the fault (`env_failure` at reset)."""
+    env = LlvmCodeSizeEnv("nqueens")
+    try:
+        env.reset()
+        pid = service.service_pid(env._session)
+        os.kill(pid, signal.SIGKILL)
+        env.reset()
+        assert service.service_pid(env._session) != pid
+        assert env.service_restarts == 1 and "failed at reset" in env.last_failure
+        _, reward, _, truncated, _ = env.step("mem2reg")
+        assert reward > 0 and not truncated
+    finally:
+        env.close()
+
+
 def test_closing_leaves_no_service_process() -> None:
     env = LlvmCodeSizeEnv("nqueens")
     env.reset()

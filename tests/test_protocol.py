@@ -497,7 +497,7 @@ def test_a_version_3_peer_gets_the_same_clean_refusal() -> None:
     with pytest.raises(VersionMismatch) as info:
         decode(hello)
     assert info.value.header == Header(v=3, t="HELLO", src="actor-v3", seq=0)
-    assert PROTOCOL_VERSION == 4
+    assert PROTOCOL_VERSION == 5  # 5: ASSIGN env_options
 
 
 def test_version_mismatch_is_counted_by_the_decoder() -> None:

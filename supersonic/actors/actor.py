@@ -130,7 +130,7 @@ class _Work:
             assign.programs[0],
             observation=env_observation(self.state_fn),
             max_episode_steps=assign.episode_length,
-            **self.reward_fn.env_options,
+            **{**self.reward_fn.env_options, **assign.env_options},
         )
         push = ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.SNDHWM, PUSH_HWM)
@@ -428,7 +428,12 @@ class Actor:
         program = w.assign.programs[int(w.rng.integers(len(w.assign.programs)))]
         seed = w.assign.seed if w.first_reset else None
         w.first_reset = False
+        restarts = getattr(w.env, "service_restarts", 0)
         raw, info = w.env.reset(seed=seed, options={"benchmark": program})
+        if getattr(w.env, "service_restarts", 0) != restarts:  # a failed start, retried
+            self.log.warning(
+                "env_failure", candidate=w.spec.name, failure=w.env.last_failure, at="reset"
+            )
         w.obs = w.state_fn(raw)
         w.scorer.start(info)
         w.episode_return = 0.0
@@ -595,6 +600,7 @@ class Actor:
         for program in request.programs:
             raw, info = w.env.reset(options={"benchmark": program})
             scorer.start(info)
+            failure = ""
             for _ in range(request.episode_length):
                 try:
                     action, _, _ = policy.act(w.state_fn(raw), w.rng, deterministic=True)
@@ -606,12 +612,21 @@ class Actor:
                 raw, env_reward, terminated, truncated, info = w.env.step(action)
                 steps += 1
                 if "failure" in info:
+                    failure = str(info["failure"])
+                    self.log.warning(
+                        "env_failure",
+                        candidate=w.spec.name,
+                        failure=failure,
+                        eval_id=request.eval_id,
+                    )
                     break
                 scorer.step(float(env_reward), info)
                 if terminated or truncated:
                     break
             metrics.append(scorer.score())
             details.append(dict(scorer.details()))
+            if failure:  # the score stands, but the supervisor offers no best result from it
+                details[-1]["failure"] = failure[:200]
             self._pump(0)  # stay responsive (heartbeat answers, STOP) between programs
             self._keep_alive()
             if self.stopping or self.work is not w:

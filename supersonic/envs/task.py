@@ -128,6 +128,9 @@ class Task:
     validate_result: Callable[[str, Mapping[str, Any]], str] | None = None
     metric: str = ""  # what the evaluation score means
     doc: str = ""
+    # Constructor options of `make_env` that a run config may set in [run] (e.g. LLVM's
+    # step_timeout_s); the supervisor sends them to actors in ASSIGN's env_options.
+    run_env_options: tuple[str, ...] = ()
 
     def state_fn(self, name: str) -> StateFunction:
         """The state function `name`; "a+b+c" concatenates registered ones."""

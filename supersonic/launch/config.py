@@ -24,7 +24,7 @@ from supersonic.launch.backend_config import (
 )
 from supersonic.launch.cluster import ClusterError, HostConfig, parse_hosts
 from supersonic.launch.space import expand_space, replicate
-from supersonic.protocol.messages import CandidateSpec
+from supersonic.protocol.messages import CandidateSpec, Scalar
 
 
 class ConfigError(ValueError):
@@ -46,6 +46,9 @@ class RunConfig:
     eval_initial: bool = True
     heartbeat_interval_s: float = 1.0
     heartbeat_timeout_s: float = 6.0
+    # Seconds one env step may take before it counts as a failure (LLVM: a hung compile step);
+    # 0: the task's env decides (LLVM: 60 s). Reaches the env through ASSIGN's env_options.
+    step_timeout_s: float = 0.0
     device: str = "cpu"
     # torch threads per learner process (0: torch's default, one per core). Learners of one
     # search share the head's cores, and their small networks gain little from threads: with
@@ -298,6 +301,14 @@ def validate(config: RunConfig, origin: str = "config") -> None:
             config.heartbeat_timeout_s > 2 * config.heartbeat_interval_s,
             "heartbeat_timeout_s must be more than twice heartbeat_interval_s",
         ),
+        (
+            config.step_timeout_s >= 0,
+            "step_timeout_s must be > 0 seconds, or 0 for the task's default",
+        ),
+        (
+            not config.step_timeout_s or "step_timeout_s" in task.run_env_options,
+            f"step_timeout_s: task {config.task} has no step timeout to set; remove it",
+        ),
     ]
     for ok, message in checks:
         if not ok:
@@ -324,6 +335,12 @@ def validate(config: RunConfig, origin: str = "config") -> None:
             algorithm_class(c.algorithm).resolve_hparams(c.hyperparameters)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+
+
+def run_env_options(config: RunConfig) -> dict[str, Scalar]:
+    """The env options the run config sets (sent to actors in ASSIGN): only those given, so
+    that an env keeps its own defaults for the rest."""
+    return {"step_timeout_s": config.step_timeout_s} if config.step_timeout_s else {}
 
 
 @dataclass

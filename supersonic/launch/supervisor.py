@@ -26,7 +26,7 @@ import zmq
 
 from supersonic import logs
 from supersonic.envs import get_task
-from supersonic.launch.config import RunConfig, RunPaths
+from supersonic.launch.config import RunConfig, RunPaths, run_env_options
 from supersonic.launch.ledger import EvaluationRecord, Ledger
 from supersonic.launch.space import group_of
 from supersonic.launch.strategies import Strategy, make_strategy
@@ -721,6 +721,7 @@ class Supervisor:
                 task=self.config.task,
                 inference_endpoint=state.inference_endpoint,
                 inference=self.config.inference,
+                env_options=run_env_options(self.config),
             ),
         )
         self.log.info("assign", actor=actor.ident, candidate=state.spec.name)
@@ -802,6 +803,8 @@ class Supervisor:
         for program, metric, details in zip(
             result.programs, result.metrics, result.details, strict=False
         ):
+            if "failure" in details:  # the compiler failed in this episode (see actors)
+                continue
             self.ledger.offer_best(
                 program, result.candidate, result.policy_version, metric, details
             )

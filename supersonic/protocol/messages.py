@@ -13,7 +13,8 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-PROTOCOL_VERSION = 4  # 2: EVAL_RESULT `details`; TRAIN_UNTIL. 3: EVENTS. 4: central inference
+PROTOCOL_VERSION = 5  # 2: EVAL_RESULT `details`; TRAIN_UNTIL. 3: EVENTS. 4: central inference
+# 5: ASSIGN `env_options`
 
 # A JSON-like scalar: what `dict[str, Scalar]` fields (hyperparameters, metrics, log fields) hold.
 Scalar = Union[str, int, float, bool, None]  # noqa: UP007 (get_type_hints needs a runtime type)
@@ -112,6 +113,8 @@ class Assign(Message):
     task: str = "llvm-codesize"  # the task whose env, state and reward functions to use
     inference_endpoint: str = ""  # the learner's INFER_REQUEST endpoint ("": it serves none)
     inference: str = "auto"  # "local" | "central" | "auto": who runs the policy (see actors)
+    # Env constructor options from the run config (e.g. {"step_timeout_s": 5.0}); {}: defaults.
+    env_options: dict[str, Scalar] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

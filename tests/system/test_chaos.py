@@ -1,5 +1,6 @@
-"""Process faults in one CartPole search: actors SIGKILLed and SIGSTOPped, learners SIGKILLed,
-the supervisor SIGKILLed and the run resumed, in a random order at random moments; then Ctrl-C.
+"""Process faults in one CartPole search: actors SIGKILLed (twice) and SIGSTOPped, the learner
+SIGKILLed twice, the supervisor SIGKILLed and the run resumed twice, in a random order at random
+moments; then Ctrl-C.
 
 Afterwards the ledger must say that no TRANSITIONS segment was lost silently or counted twice
 (`segment_accounts`: every difference between what the actors sent and what the learners took
@@ -188,7 +189,8 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     try:
         # Faults start once the learner has a checkpoint to restart from.
         wait_for(lambda: seen(run.run_dir, 0, event="learner_checkpoint"), 120, "a checkpoint")
-        faults = [kill_actor, kill_actor, kill_learner, stop_actor, kill_supervisor]
+        faults = [kill_actor, kill_actor, kill_learner, kill_learner, stop_actor]
+        faults += [kill_supervisor, kill_supervisor]
         rng.shuffle(faults)
         for fault in faults:
             time.sleep(rng.uniform(0.0, 2.0))
@@ -230,17 +232,24 @@ def test_no_segment_is_lost_silently_or_counted_twice(chaos: Chaos) -> None:
         assert row[5] == 0, row  # duplicate
     totals = chaos.results["segments"]
     assert totals["unexplained"] == 0 and totals["duplicate"] == 0
-    assert totals["received"] * 64 >= chaos.results["env_steps_total"] / 2  # the data came so
+    # The data came so: the actors sent what they collected and the learners took some. (How
+    # much they took is only on record for learners that exited: a SIGKILLed one leaves none,
+    # and with two learner kills that was most of it in one run, 1,515 of 1,914 segments, all
+    # explained by the kills.)
+    assert totals["sent"] * 64 >= chaos.results["env_steps_total"] / 2
+    assert totals["received"] > 0
 
 
 def test_a_killed_learner_restarts_from_its_checkpoint_and_its_actors_carry_on(
     chaos: Chaos,
 ) -> None:
-    (kill,) = [f for f in chaos.log if f["target"] == "learner-ppo"]
-    assert kill["restored_version"] is not None and kill["restored_version"] >= 5, kill
-    assert seen(chaos.run_dir, kill["mark"], event="learner_restart", candidate="ppo")
-    after = seen(chaos.run_dir, kill["mark"], event="learner_update", candidate="ppo")
-    assert any(e["version"] > kill["restored_version"] for e in after), kill
+    kills = [f for f in chaos.log if f["target"] == "learner-ppo"]
+    assert len(kills) == 2
+    for kill in kills:
+        assert kill["restored_version"] is not None and kill["restored_version"] >= 5, kill
+        assert seen(chaos.run_dir, kill["mark"], event="learner_restart", candidate="ppo")
+        after = seen(chaos.run_dir, kill["mark"], event="learner_update", candidate="ppo")
+        assert any(e["version"] > kill["restored_version"] for e in after), kill
 
 
 def test_a_killed_actor_is_started_again(chaos: Chaos) -> None:
@@ -270,9 +279,11 @@ def test_a_stopped_actor_is_declared_dead_and_rejoins_without_duplicates(chaos: 
 
 
 def test_no_recorded_score_is_lost_by_the_supervisors_death(chaos: Chaos) -> None:
-    (kill,) = [f for f in chaos.log if f["target"] == "supervisor" and f["fault"] == "sigkill"]
+    kills = [f for f in chaos.log if f["target"] == "supervisor" and f["fault"] == "sigkill"]
+    assert len(kills) == 2
     query = "SELECT eval_id, candidate, stage, score FROM evaluations"
-    assert kill["recorded"] and set(kill["recorded"]) <= set(ledger_rows(chaos.run_dir, query))
-    assert seen(chaos.run_dir, kill["mark"], event="supervisor_resume")
-    starts = seen(chaos.run_dir, kill["mark"], event="learner_start", candidate="ppo")
-    assert starts[0]["restored_version"] is not None  # the resumed learner took its checkpoint
+    for kill in kills:
+        assert kill["recorded"] and set(kill["recorded"]) <= set(ledger_rows(chaos.run_dir, query))
+        assert seen(chaos.run_dir, kill["mark"], event="supervisor_resume")
+        starts = seen(chaos.run_dir, kill["mark"], event="learner_start", candidate="ppo")
+        assert starts[0]["restored_version"] is not None  # the resumed learner took its checkpoint

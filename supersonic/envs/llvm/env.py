@@ -141,6 +141,9 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
         self._needs_reset = True
         self._last_had_effect = True
         self.service_restarts = 0
+        # Why the service was last discarded: a failed reset is retried silently (the episode
+        # starts anyway), so its caller reads this to log it.
+        self.last_failure = ""
 
     # ----------------------------------------------------------------------------- gym API
     def reset(
@@ -245,11 +248,15 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
                 cg_benchmark = service.make_benchmark(uri, self.program.bitcode)
                 if self._session is None:
                     self._session = service.make_session(cg_benchmark, self.step_timeout_s)
-                with service.WATCHDOG.guard(
-                    service.service_pid(self._session), self.step_timeout_s
-                ):
+                pid = service.service_pid(self._session)
+                with service.WATCHDOG.guard(pid, self.step_timeout_s):
                     self._session.reset(benchmark=cg_benchmark, timeout=self.step_timeout_s)
                     self._measure_start()
+                if service.service_pid(self._session) != pid:
+                    # CompilerGym's reset retries on a new service by itself when the old one
+                    # crashed or hung: nothing is lost, but it is a fault to count and report.
+                    self.service_restarts += 1
+                    self.last_failure = "the compiler service failed at reset; a new one took over"
                 return
             except ValueError as exc:  # CompilerGym: "Failed to parse LLVM bitcode"
                 self.close()
@@ -258,6 +265,7 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
                 ) from exc
             except service.compiler_gym_errors() as exc:
                 last_error = exc
+                self.last_failure = f"{type(exc).__name__} starting an episode: {str(exc)[:300]}"
                 self._discard_session()
         raise RuntimeError(
             f"the CompilerGym LLVM service failed to start twice: {last_error}; "
@@ -296,10 +304,11 @@ class LlvmCodeSizeEnv(gym.Env[Any, Any]):
         if "error_type" in info:
             elapsed = time.monotonic() - started
             self._discard_session()
-            return (
+            self.last_failure = (
                 f"{info['error_type']} after {elapsed:.1f} s applying -{ACTION_FLAGS[index]}: "
                 f"{str(info.get('error_details', ''))[:300]}"
             )
+            return self.last_failure
         self._last_had_effect = not info.get("action_had_no_effect", False)
         self._ir_count = int(values[0])
         self._obs = self._observe(values[1 : 1 + len(observed)])

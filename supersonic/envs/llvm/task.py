@@ -359,4 +359,5 @@ def llvm_codesize_task() -> Task:
         validate_result=validate_result,
         metric="geomean of (IR_O0 - IR) / (IR_O0 - IR_Oz) over the validation programs",
         doc="LLVM pass ordering for code size on CompilerGym",
+        run_env_options=("step_timeout_s",),
     )
