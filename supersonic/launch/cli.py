@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -910,14 +910,8 @@ def evaluate(
     and the speedups over the unscheduled program."""
     import time
 
-    if task == "tvm-schedule":
-        _evaluate_tvm(programs, methods, trials, seed, out_dir)
-        return
-    if task == "halide-schedule":
-        _evaluate_halide(programs, methods, trials, seed, out_dir)
-        return
-    if task == "superopt":
-        _evaluate_superopt(programs, methods, trials, seed, out_dir)
+    if task != "llvm-codesize":
+        _evaluate_trials(_trial_evaluation(task), programs, methods, trials, seed, out_dir)
         return
     from supersonic.launch.deploy import (
         evaluate_methods,
@@ -966,107 +960,99 @@ def evaluate(
     click.echo(f"wrote {target / 'evaluation.csv'} and {target / 'evaluation.md'}", err=True)
 
 
-def _evaluate_tvm(
-    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
+@dataclass(frozen=True)
+class _TrialEvaluation:
+    """What `evaluate` needs of a task whose methods each get --trials measurements (TVM,
+    Halide, superopt): its programs, methods, the evaluation itself and its outputs."""
+
+    programs_noun: str  # what the task's programs are called ("workloads")
+    trials_noun: str  # what one measured trial is called ("trials", "evaluations")
+    resolve: Callable[[str], list[str]]  # --programs -> program names
+    default_methods: str
+    parse_methods: Callable[[str], list[str]]
+    evaluate: Callable[..., list[Any]]  # (names, methods, trials, seed=, on_result=) -> rows
+    table: Callable[[list[Any], int], str]
+    write: Callable[[list[Any], int, Path], Any]  # -> the files written
+    line: Callable[[Any], str]  # a finished row, for the progress bar
+
+
+def _trial_evaluation(task: str) -> _TrialEvaluation:
+    """The task's evaluation parts, imported only when asked for (each pulls its compiler)."""
+    if task == "tvm-schedule":
+        from supersonic.envs.tvm.workloads import resolve_workloads
+        from supersonic.launch import tvm_evaluate as tvm
+
+        return _TrialEvaluation(
+            "workloads",
+            "trials",
+            lambda spec: [w.program for w in resolve_workloads(spec)],
+            tvm.DEFAULT_METHODS,
+            tvm.parse_tvm_methods,
+            tvm.evaluate_tvm,
+            tvm.markdown_table,
+            tvm.write_results,
+            lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}",
+        )
+    if task == "halide-schedule":
+        from supersonic.envs.halide.pipelines import resolve_programs
+        from supersonic.launch import halide_evaluate as halide
+
+        return _TrialEvaluation(
+            "pipelines",
+            "trials",
+            lambda spec: [p.program for p in resolve_programs(spec)],
+            halide.DEFAULT_METHODS,
+            halide.parse_halide_methods,
+            halide.evaluate_halide,
+            halide.markdown_table,
+            halide.write_halide_results,
+            lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}",
+        )
+    if task == "superopt":
+        from supersonic.envs.superopt.functions import resolve_functions
+        from supersonic.launch import superopt_evaluate as superopt
+
+        return _TrialEvaluation(
+            "functions",
+            "evaluations",
+            lambda spec: [f.name for f in resolve_functions(spec)],
+            superopt.DEFAULT_METHODS,
+            superopt.parse_superopt_methods,
+            superopt.evaluate_superopt,
+            superopt.markdown_table,
+            superopt.write_results,
+            lambda row: f"{row.function} {row.method}: {row.speedup:.2f}x",
+        )
+    raise ValueError(f"evaluate has no --trials methods for task {task}")
+
+
+def _evaluate_trials(
+    parts: _TrialEvaluation,
+    programs: str,
+    methods: str,
+    trials: int,
+    seed: int,
+    out_dir: Path | None,
 ) -> None:
     import time
 
-    from supersonic.envs.tvm.workloads import resolve_workloads
-    from supersonic.launch.tvm_evaluate import (
-        DEFAULT_METHODS,
-        evaluate_tvm,
-        markdown_table,
-        parse_tvm_methods,
-        write_results,
-    )
-
     if trials < 1:
         raise ValueError(f"--trials must be >= 1, got {trials}")
-    workloads = [w.program for w in resolve_workloads(programs)]
-    if methods == "random,greedy,oz":  # the LLVM default: take the TVM one
-        methods = DEFAULT_METHODS
-    chosen = parse_tvm_methods(methods)
-    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
-    total = len(workloads) * len(chosen)
-    click.echo(
-        f"{total} searches ({', '.join(chosen)}) on {len(workloads)} workloads, "
-        f"{trials} trials each",
-        err=True,
-    )
-    with _counted_progress(
-        total, "searches", lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}"
-    ) as progress:
-        rows = evaluate_tvm(workloads, chosen, trials, seed=seed, on_result=progress)
-    click.echo(markdown_table(rows, trials), nl=False)
-    files = write_results(rows, trials, target)
-    click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
-
-
-def _evaluate_superopt(
-    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
-) -> None:
-    import time
-
-    from supersonic.envs.superopt.functions import resolve_functions
-    from supersonic.launch.superopt_evaluate import (
-        DEFAULT_METHODS,
-        evaluate_superopt,
-        markdown_table,
-        parse_superopt_methods,
-        write_results,
-    )
-
-    if trials < 1:
-        raise ValueError(f"--trials must be >= 1, got {trials}")
-    functions = [f.name for f in resolve_functions(programs)]
-    if methods == "random,greedy,oz":  # the LLVM default: take the superopt one
-        methods = DEFAULT_METHODS
-    chosen = parse_superopt_methods(methods)
-    target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
-    total = len(functions) * len(chosen)
-    click.echo(
-        f"{total} searches ({', '.join(chosen)}) on {len(functions)} functions, "
-        f"{trials} evaluations each",
-        err=True,
-    )
-    with _counted_progress(
-        total, "searches", lambda row: f"{row.function} {row.method}: {row.speedup:.2f}x"
-    ) as progress:
-        rows = evaluate_superopt(functions, chosen, trials, seed=seed, on_result=progress)
-    click.echo(markdown_table(rows, trials), nl=False)
-    files = write_results(rows, trials, target)
-    click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
-
-
-def _evaluate_halide(
-    programs: str, methods: str, trials: int, seed: int, out_dir: Path | None
-) -> None:
-    import time
-
-    from supersonic.envs.halide.pipelines import resolve_programs
-    from supersonic.launch.halide_evaluate import (
-        DEFAULT_METHODS,
-        evaluate_halide,
-        markdown_table,
-        parse_halide_methods,
-        write_halide_results,
-    )
-
-    if trials < 1:
-        raise ValueError(f"--trials must be >= 1, got {trials}")
-    names = [p.program for p in resolve_programs(programs)]
-    if methods == "random,greedy,oz":  # the LLVM default: take the Halide one
-        methods = DEFAULT_METHODS
-    chosen = parse_halide_methods(methods)
+    names = parts.resolve(programs)
+    if methods == "random,greedy,oz":  # the LLVM default: take the task's own
+        methods = parts.default_methods
+    chosen = parts.parse_methods(methods)
     target = out_dir or Path("runs") / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}"
     total = len(names) * len(chosen)
-    click.echo(f"{total} searches ({', '.join(chosen)}) on {len(names)} pipelines", err=True)
-    with _counted_progress(
-        total, "searches", lambda row: f"{row.program} {row.method}: speedup {row.speedup:.2f}"
-    ) as progress:
-        rows = evaluate_halide(names, chosen, trials, seed=seed, on_result=progress)
-    click.echo(markdown_table(rows, trials), nl=False)
-    files = write_halide_results(rows, trials, target)
+    click.echo(
+        f"{total} searches ({', '.join(chosen)}) on {len(names)} {parts.programs_noun}, "
+        f"{trials} {parts.trials_noun} each",
+        err=True,
+    )
+    with _counted_progress(total, "searches", parts.line) as progress:
+        rows = parts.evaluate(names, chosen, trials, seed=seed, on_result=progress)
+    click.echo(parts.table(rows, trials), nl=False)
+    files = parts.write(rows, trials, target)
     click.echo(f"wrote {' and '.join(str(f) for f in files)}", err=True)
 
 
