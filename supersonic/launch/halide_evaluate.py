@@ -21,15 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from supersonic.envs.halide.measure import AUTOSCHEDULERS, MeasureRequest, halide_measurer
 from supersonic.envs.halide.pipelines import Program, parse_program
-from supersonic.envs.halide.search import SearchResult, autoschedule, geomean, random_search
-from supersonic.envs.tvm.measure import Measurement, Measurer
-from supersonic.launch.tvm_evaluate import TvmRow, write_results
+from supersonic.envs.halide.search import autoschedule, geomean, random_search
+from supersonic.envs.tvm.measure import Measurer
+from supersonic.launch.tvm_evaluate import TvmRow, check_methods, search_with_policy, write_results
 
 AUTOSCHEDULER_METHODS = {a.lower(): a for a in AUTOSCHEDULERS}
 BASELINES = ("default", "random", *AUTOSCHEDULER_METHODS)
@@ -45,55 +42,7 @@ class HalideRow(TvmRow):
 def parse_halide_methods(spec: str) -> list[str]:
     """`default,random,policy:RUN/best` -> the method names, each checked (a policy must load
     and be a halide-schedule policy)."""
-    from supersonic.actors.exported import load_policy
-
-    names = [n.strip() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise ValueError(f"no methods given: use e.g. {DEFAULT_METHODS},policy:RUN_DIR/best")
-    for name in names:
-        if name.startswith("policy:"):
-            try:
-                policy = load_policy(name.split(":", 1)[1])
-            except FileNotFoundError as exc:
-                raise ValueError(str(exc)) from None
-            if policy.task.name != TASK:
-                raise ValueError(f"{name}: was trained for task {policy.task.name}, not {TASK}")
-        elif name not in BASELINES:
-            raise ValueError(f"unknown method {name!r}: choose policy:PATH, {', '.join(BASELINES)}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"a method is named twice in {spec}")
-    return names
-
-
-def policy_search(
-    path: str, program: Program, trials: int, default_seconds: float, seed: int = 0
-) -> SearchResult:
-    """The exported policy's deterministic schedule, then `trials - 1` sampled from it."""
-    from supersonic.actors.exported import load_policy
-
-    exported = load_policy(path)
-    rng = np.random.default_rng(seed)
-    result = SearchResult(program.program, "policy", default_seconds)
-    env = exported.make_env(program.program, 0)
-    try:
-        for trial in range(trials):
-            raw, info = env.reset(options={"benchmark": program.program})
-            while True:
-                state = exported.state_fn(raw)
-                action, _, _ = exported.policy.act(state, rng, deterministic=trial == 0)
-                raw, _, terminated, truncated, info = env.step(action)
-                if terminated or truncated:
-                    break
-            result.offer(tuple(env.chosen), _as_measurement(info))
-    finally:
-        env.close()
-    return result
-
-
-def _as_measurement(info: dict[str, Any]) -> Measurement:
-    if "failure" in info:
-        return Measurement(None, str(info["failure"]))
-    return Measurement(float(info["seconds"]))
+    return check_methods(spec, TASK, BASELINES)
 
 
 def run_method(
@@ -119,7 +68,9 @@ def run_method(
     if method == "random":
         found = random_search(program, trials, default_seconds, measurer, seed)
     else:
-        found = policy_search(method.split(":", 1)[1], program, trials, default_seconds, seed)
+        found = search_with_policy(
+            method.split(":", 1)[1], program.program, trials, default_seconds, seed
+        )
     return HalideRow(
         name,
         method,

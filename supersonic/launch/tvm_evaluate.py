@@ -54,23 +54,27 @@ class TvmRow:
 def parse_tvm_methods(spec: str) -> list[str]:
     """`default,random,policy:RUN/best` -> the method names, each checked (a policy must load
     and be a tvm-schedule policy)."""
+    return check_methods(spec, "tvm-schedule", BASELINES)
+
+
+def check_methods(spec: str, task: str, baselines: Sequence[str]) -> list[str]:
+    """The comma-separated methods of `spec` for a schedule task: each one of `baselines` or
+    `policy:PATH` of an exported policy of `task`, none twice (one-line ValueErrors)."""
     from supersonic.actors.exported import load_policy
 
     names = [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
-        raise ValueError(f"no methods given: use e.g. {DEFAULT_METHODS},policy:RUN_DIR/best")
+        raise ValueError(f"no methods given: use e.g. {','.join(baselines)},policy:RUN_DIR/best")
     for name in names:
         if name.startswith("policy:"):
             try:
                 policy = load_policy(name.split(":", 1)[1])
             except FileNotFoundError as exc:
                 raise ValueError(str(exc)) from None
-            if policy.task.name != "tvm-schedule":
-                raise ValueError(
-                    f"{name}: was trained for task {policy.task.name}, not tvm-schedule"
-                )
-        elif name not in BASELINES:
-            raise ValueError(f"unknown method {name!r}: choose policy:PATH, {', '.join(BASELINES)}")
+            if policy.task.name != task:
+                raise ValueError(f"{name}: was trained for task {policy.task.name}, not {task}")
+        elif name not in baselines:
+            raise ValueError(f"unknown method {name!r}: choose policy:PATH, {', '.join(baselines)}")
     if len(set(names)) != len(names):
         raise ValueError(f"a method is named twice in {spec}")
     return names
@@ -80,15 +84,23 @@ def policy_search(
     path: str, workload: Workload, trials: int, default_seconds: float, seed: int = 0
 ) -> SearchResult:
     """The exported policy's deterministic schedule, then `trials - 1` sampled from it."""
+    return search_with_policy(path, workload.program, trials, default_seconds, seed)
+
+
+def search_with_policy(
+    path: str, program: str, trials: int, default_seconds: float, seed: int = 0
+) -> SearchResult:
+    """An exported schedule-task policy on `program`: its deterministic schedule, then
+    `trials - 1` sampled from it, each measured by the policy's own env."""
     from supersonic.actors.exported import load_policy
 
     exported = load_policy(path)
     rng = np.random.default_rng(seed)
-    result = SearchResult(workload.program, "policy", default_seconds)
-    env = exported.make_env(workload.program, 0)
+    result = SearchResult(program, "policy", default_seconds)
+    env = exported.make_env(program, 0)
     try:
         for trial in range(trials):
-            raw, info = env.reset(options={"benchmark": workload.program})
+            raw, info = env.reset(options={"benchmark": program})
             while True:
                 state = exported.state_fn(raw)
                 action, _, _ = exported.policy.act(state, rng, deterministic=trial == 0)
