@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from supersonic.monitor.events import EventFile, read_all
-from supersonic.monitor.live import follow, render
+from supersonic.monitor.live import RECENT_DECISIONS, follow, render
 from supersonic.monitor.state import fold
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,10 +148,16 @@ def test_the_monitor_snapshot_shows_the_runs_candidates_and_numbers(run: Path) -
         assert cells[-1] == status, row
     # both actors, with their host, and the pruning decisions as they happened
     assert rows["actor-0"] and rows["actor-1"]
+    # Every pruning and rung score is a decision; the snapshot shows the most recent ones
+    # (a run whose actors were restarted has more decisions than fit).
+    events, _ = read_all(run / "events.jsonl")
+    decisions = [d.text for d in fold(events).decisions]
     for group, budget in expected["stopped"].items():
-        assert f"{group}: stopped at {budget} env steps (pruned)" in text
+        assert f"{group}: stopped at {budget} env steps (pruned)" in decisions
     for group, budget, score in expected["rungs"]:
-        assert f"{group}: scored {score:.4g} at rung {budget}" in text
+        assert f"{group}: scored {score:.4g} at rung {budget}" in decisions
+    for line in decisions[-RECENT_DECISIONS:]:
+        assert line in text
 
 
 def test_the_event_state_agrees_with_the_ledger(run: Path) -> None:
