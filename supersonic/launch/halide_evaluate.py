@@ -26,7 +26,8 @@ from supersonic.envs.halide.measure import AUTOSCHEDULERS, MeasureRequest, halid
 from supersonic.envs.halide.pipelines import Program, parse_program
 from supersonic.envs.halide.search import autoschedule, geomean, random_search
 from supersonic.envs.tvm.measure import Measurer
-from supersonic.launch.tvm_evaluate import TvmRow, check_methods, search_with_policy, write_results
+from supersonic.launch.knob_search import search_with_policy
+from supersonic.launch.tvm_evaluate import TvmRow, check_methods, write_results
 
 AUTOSCHEDULER_METHODS = {a.lower(): a for a in AUTOSCHEDULERS}
 BASELINES = ("default", "random", *AUTOSCHEDULER_METHODS)

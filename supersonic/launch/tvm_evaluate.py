@@ -8,7 +8,7 @@ Methods:
     random        uniformly random schedules of the env's knobs
     metaschedule  TVM's MetaSchedule (evolutionary search with its cost model)
     policy:PATH   an exported policy (RUN_DIR/best of a tvm-schedule search): its deterministic
-                  schedule first, then schedules sampled from it, the best one
+                  schedule first, then schedules it proposes (`knob_search`), the best one
 
 Every schedule is built, checked against numpy and timed by the same measuring process
 (`supersonic.envs.tvm.measure`), and speedups are against one measurement of the unscheduled
@@ -21,13 +21,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from supersonic.envs.tvm.measure import Measurement, Measurer, MeasureRequest
+from supersonic.envs.tvm.measure import Measurer, MeasureRequest
 from supersonic.envs.tvm.search import SearchResult, geomean, handwritten, random_search
 from supersonic.envs.tvm.workloads import Workload, parse_workload
+from supersonic.launch.knob_search import search_with_policy
 
 BASELINES = ("default", "handwritten", "random", "metaschedule")
 DEFAULT_METHODS = ",".join(BASELINES)
@@ -83,40 +81,8 @@ def check_methods(spec: str, task: str, baselines: Sequence[str]) -> list[str]:
 def policy_search(
     path: str, workload: Workload, trials: int, default_seconds: float, seed: int = 0
 ) -> SearchResult:
-    """The exported policy's deterministic schedule, then `trials - 1` sampled from it."""
+    """The exported policy's guided search (`knob_search`) with `trials` measured schedules."""
     return search_with_policy(path, workload.program, trials, default_seconds, seed)
-
-
-def search_with_policy(
-    path: str, program: str, trials: int, default_seconds: float, seed: int = 0
-) -> SearchResult:
-    """An exported schedule-task policy on `program`: its deterministic schedule, then
-    `trials - 1` sampled from it, each measured by the policy's own env."""
-    from supersonic.actors.exported import load_policy
-
-    exported = load_policy(path)
-    rng = np.random.default_rng(seed)
-    result = SearchResult(program, "policy", default_seconds)
-    env = exported.make_env(program, 0)
-    try:
-        for trial in range(trials):
-            raw, info = env.reset(options={"benchmark": program})
-            while True:
-                state = exported.state_fn(raw)
-                action, _, _ = exported.policy.act(state, rng, deterministic=trial == 0)
-                raw, _, terminated, truncated, info = env.step(action)
-                if terminated or truncated:
-                    break
-            result.offer(tuple(env.chosen), _as_measurement(info))
-    finally:
-        env.close()
-    return result
-
-
-def _as_measurement(info: dict[str, Any]) -> Measurement:
-    if "failure" in info:
-        return Measurement(None, str(info["failure"]))
-    return Measurement(float(info["seconds"]))
 
 
 def run_method(
@@ -147,7 +113,7 @@ def run_method(
     if method == "metaschedule":
         from supersonic.envs.tvm.metaschedule import tune
 
-        tuned = tune(workload, trials)
+        tuned = tune(workload, trials, measurer=measurer)
         if tuned.trace is None:
             return TvmRow(
                 program, method, default_seconds, None, trials, trials, "", tuned.error or ""

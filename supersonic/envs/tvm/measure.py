@@ -50,6 +50,7 @@ class MeasureRequest:
     min_repeat_ms: int = 10
     check: bool = True
     trace: str | None = None  # instead of `chosen`: a MetaSchedule trace (JSON) to replay
+    module: str | None = None  # instead of `chosen`: a scheduled IRModule (`tvm.ir.save_json`)
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,13 @@ class Measurer:
         self._process: Any = None
         self._conn: _Duplex | None = None
         self.restarts = 0
+        self.requests = 0  # measurements asked for (what a caller's trials cost)
 
     def measure(self, request: Any, timeout_s: float | None = None) -> Measurement:
         """The request's measurement (a `MeasureRequest` of the worker's module); an error if
         it took longer than `timeout_s` (default: the measurer's) or the worker died."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
+        self.requests += 1
         started = time.monotonic()
         try:
             conn = self._ensure_worker()
@@ -204,6 +207,8 @@ def run_request(request: MeasureRequest, cache: dict[str, Any] | None = None) ->
     try:
         if request.trace is not None:
             module = replay_trace(workload, request.trace)
+        elif request.module is not None:
+            module = load_module(request.module)
         elif request.chosen is None:
             module = tvm.IRModule({"main": workload.prim_func()})
         else:
@@ -249,6 +254,19 @@ def replay_trace(workload: Any, trace_json: str) -> Any:
     sch = tvm.s_tir.Schedule(tvm.IRModule({"main": workload.prim_func()}))
     Trace.apply_json_to_schedule(tvm.ir.load_json(trace_json), sch)
     return sch.mod
+
+
+def load_module(module_json: str) -> Any:
+    """A scheduled IRModule as MetaSchedule hands it to its builder, made ready to compile the
+    way MetaSchedule's own builder does (its weight-layout rewrite blocks removed). Unlike that
+    builder it does not import `tvm.s_tir.tensor_intrin` (seconds of TVMScript parsing): a
+    tensorized schedule carries the intrinsics' bodies, and the float32 workloads here are
+    never tensorized."""
+    import tvm
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    module = tvm.ir.load_json(module_json)
+    return RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(module)
 
 
 def _one_line(exc: BaseException) -> str:

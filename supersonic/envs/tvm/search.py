@@ -29,6 +29,7 @@ class SearchResult:
     trials: int = 0
     failures: int = 0
     history: list[float] = field(default_factory=list)  # best speedup after each trial
+    measured: list[tuple[int, ...]] = field(default_factory=list)  # every trial's schedule
 
     @property
     def speedup(self) -> float:
@@ -36,6 +37,7 @@ class SearchResult:
 
     def offer(self, chosen: tuple[int, ...], measurement: Measurement) -> None:
         self.trials += 1
+        self.measured.append(chosen)
         if measurement.ok and measurement.seconds is not None:
             if self.seconds is None or measurement.seconds < self.seconds:
                 self.seconds, self.chosen = measurement.seconds, chosen
