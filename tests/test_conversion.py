@@ -17,6 +17,7 @@ from supersonic.envs.llvm.benchmarks import (
     llvm_stress_benchmark,
 )
 from supersonic.envs.llvm.env import LlvmCodeSizeEnv
+from supersonic.envs.llvm.toolpack import llvm_tool
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +64,27 @@ def test_clang14_bitcode_file_loads(env: LlvmCodeSizeEnv, tmp_path: Path) -> Non
     argv = ["clang-14", "-O0", "-Xclang", "-disable-O0-optnone", "-g", "-c", "-emit-llvm"]
     subprocess.run([*argv, str(source), "-o", str(bitcode)], check=True)
     _loads_with_our_count(env, file_benchmark(bitcode))
+
+
+def test_c_is_compiled_for_size_so_inline_keeps_multi_caller_functions(
+    env: LlvmCodeSizeEnv, data_dir: Path
+) -> None:
+    """C functions carry clang -Oz's `minsize optsize`, so the `-inline` action decides as -Oz
+    does: the once-called function goes, the twice-called loop stays (the default threshold,
+    which the old -O1 bitcode got, inlined it too)."""
+    import subprocess
+
+    env.reset(options={"benchmark": file_benchmark(data_dir / "inline_for_size.c")})
+    for name in ("sroa", "instcombine", "simplifycfg", "inline"):
+        env.step(name)
+    ir = subprocess.run(
+        [str(llvm_tool("llvm-dis")), "-", "-o", "-"],
+        input=env.bitcode(),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    defined = {
+        line.split("@")[1].split("(")[0] for line in ir.splitlines() if line.startswith("define")
+    }
+    assert defined == {"main", "clamp_sum"}
+    assert "minsize" in ir and "optsize" in ir
