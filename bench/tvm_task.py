@@ -40,10 +40,14 @@ from supersonic.launch.tvm_evaluate import TvmRow, run_method  # noqa: E402
 QUICK_WORKLOADS = ("bert-attn-bmm",)
 TARGET_OVER_DEFAULT = 1.5
 TARGET_VS_METASCHEDULE = 0.9
+# The search trains on this many schedules per workload for each trial the comparison gives
+# every method: training is the search's cost, paid once per task; the comparison is at equal
+# measured trials when optimizing.
+TRAIN_EPISODES_PER_TRIAL = 4
 
 
-def search_config(workloads: list[str], trials: int, actors: int) -> str:
-    steps = sum(trials * len(knobs_for(parse_workload(w))) for w in workloads)
+def search_config(workloads: list[str], episodes: int, actors: int) -> str:
+    steps = sum(episodes * len(knobs_for(parse_workload(w))) for w in workloads)
     programs = ",".join(workloads)
     return f"""
 [run]
@@ -69,9 +73,9 @@ hyperparameters = {{ rollout_steps = 128, minibatch_size = 64, epochs = 4, lr = 
 """
 
 
-def run_search(workloads: list[str], trials: int, actors: int, out: Path) -> tuple[Path, float]:
+def run_search(workloads: list[str], episodes: int, actors: int, out: Path) -> tuple[Path, float]:
     config = out / "run.toml"
-    config.write_text(search_config(workloads, trials, actors))
+    config.write_text(search_config(workloads, episodes, actors))
     run_dir = out / "run"
     started = time.monotonic()
     proc = subprocess.run(
@@ -91,12 +95,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--actors", type=int, default=2)
+    parser.add_argument(
+        "--train-episodes",
+        type=int,
+        default=None,
+        help="training episodes (measured schedules) per workload in the search "
+        f"(default {TRAIN_EPISODES_PER_TRIAL} x trials; --quick 2 x trials)",
+    )
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=None,
+        help="MetaSchedule's evolutionary population (default 512, its own; --quick 64)",
+    )
     args = parser.parse_args()
     workloads = list(QUICK_WORKLOADS) if args.quick else [w.name for w in BUILTIN]
     trials = args.trials or (4 if args.quick else 16)
+    episodes = args.train_episodes or (2 if args.quick else TRAIN_EPISODES_PER_TRIAL) * trials
+    population = args.population or (64 if args.quick else 512)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-tvm-") as tmp:
-        policy, search_s = run_search(workloads, trials, args.actors, Path(tmp))
+        policy, search_s = run_search(workloads, episodes, args.actors, Path(tmp))
         print(f"search: {search_s:.0f} s", file=sys.stderr)
         methods = ["default", "handwritten", "random", f"policy:{policy}", "metaschedule"]
         rows: list[TvmRow] = []
@@ -108,7 +127,9 @@ def main() -> None:
                 assert default.seconds is not None, default.error
                 for method in methods:
                     t0 = time.monotonic()
-                    row = run_method(method, workload, trials, default.seconds, measurer)
+                    row = run_method(
+                        method, workload, trials, default.seconds, measurer, population=population
+                    )
                     rows.append(row)
                     print(
                         f"{name:32s} {method.split(':')[0]:13s} {row.speedup:7.2f}x "
@@ -138,6 +159,8 @@ def main() -> None:
                 "bench": "tvm_task",
                 "quick": args.quick,
                 "trials": trials,
+                "train_episodes_per_workload": episodes,
+                "metaschedule_population": population,
                 "search_seconds": round(search_s, 1),
                 "workloads": per_workload,
                 "policy_min_speedup": round(min(policy_speedups), 3),

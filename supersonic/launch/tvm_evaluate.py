@@ -92,8 +92,10 @@ def run_method(
     default_seconds: float,
     measurer: Measurer,
     seed: int = 0,
+    population: int = 512,
 ) -> TvmRow:
-    """One method on one workload with `trials` measured schedules."""
+    """One method on one workload with `trials` measured schedules (`population`: the size of
+    MetaSchedule's evolutionary population; 512 is its own default)."""
     program = workload.program
     if method == "default":
         return TvmRow(program, method, default_seconds, default_seconds, 1, 0, "unscheduled")
@@ -113,7 +115,7 @@ def run_method(
     if method == "metaschedule":
         from supersonic.envs.tvm.metaschedule import tune
 
-        tuned = tune(workload, trials, measurer=measurer)
+        tuned = tune(workload, trials, population=population, measurer=measurer)
         if tuned.trace is None:
             return TvmRow(
                 program, method, default_seconds, None, trials, trials, "", tuned.error or ""
