@@ -5,7 +5,7 @@ search and Halide's four autoschedulers, in one run.
    trains one candidate (stage_graph+history+pipeline, log_speedup) on the pipelines, with
    about `trials` measured schedules per pipeline.
 2. Per pipeline, with one measuring process and one measurement of the default schedule: the
-   exported policy (its deterministic schedule, then schedules sampled from it: `trials`
+   exported policy (its guided search, `supersonic/launch/knob_search.py`: `trials`
    measured), random search (`trials`), and one schedule from each autoscheduler (Adams2019,
    Li2018, Mullapudi2016; Anderson2021 targets GPUs and fails on a CPU: reported as failed).
 

@@ -3,11 +3,11 @@ hand-written one, random search and MetaSchedule, at the same number of measured
 
 1. A real `supersonic launch` (supervisor, a PPO learner, 2 actors, the measuring processes)
    trains one candidate (loop_features+history+shape, log_speedup) on the workloads, with
-   about `trials` measured schedules per workload.
+   about 8 x `trials` measured schedules per workload (the search's cost, paid once).
 2. Per workload, with one measuring process and one measurement of the unscheduled program:
-   the exported policy (its deterministic schedule, then schedules sampled from it: `trials`
+   the exported policy (its guided search, `supersonic/launch/knob_search.py`: `trials`
    measured), random search (`trials`), MetaSchedule (`trials`, evolutionary search with its
-   cost model; its best schedule re-measured by the same process), the hand-written schedule.
+   cost model, its candidates measured by the same process), the hand-written schedule.
 
 Target: the policy's best schedule above 1.5x the default on every workload, and its speedup
 at least 0.9x MetaSchedule's on every workload (within 10% at equal trials, or better).
@@ -43,7 +43,7 @@ TARGET_VS_METASCHEDULE = 0.9
 # The search trains on this many schedules per workload for each trial the comparison gives
 # every method: training is the search's cost, paid once per task; the comparison is at equal
 # measured trials when optimizing.
-TRAIN_EPISODES_PER_TRIAL = 4
+TRAIN_EPISODES_PER_TRIAL = 8
 
 
 def search_config(workloads: list[str], episodes: int, actors: int) -> str:
@@ -100,7 +100,7 @@ def main() -> None:
         type=int,
         default=None,
         help="training episodes (measured schedules) per workload in the search "
-        f"(default {TRAIN_EPISODES_PER_TRIAL} x trials; --quick 2 x trials)",
+        f"(default {TRAIN_EPISODES_PER_TRIAL} x trials)",
     )
     parser.add_argument(
         "--population",
@@ -111,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     workloads = list(QUICK_WORKLOADS) if args.quick else [w.name for w in BUILTIN]
     trials = args.trials or (4 if args.quick else 16)
-    episodes = args.train_episodes or (2 if args.quick else TRAIN_EPISODES_PER_TRIAL) * trials
+    episodes = args.train_episodes or TRAIN_EPISODES_PER_TRIAL * trials
     population = args.population or (64 if args.quick else 512)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-tvm-") as tmp:

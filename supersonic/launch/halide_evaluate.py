@@ -10,7 +10,8 @@ Methods:
                    Halide's autoschedulers (one schedule each; Anderson2021 targets GPUs and
                    fails on a CPU: the table says so)
     policy:PATH    an exported policy (RUN_DIR/best of a halide-schedule search): its
-                   deterministic schedule first, then schedules sampled from it, the best one
+                   deterministic schedule first, then schedules it proposes (`knob_search`),
+                   the best one
 
 Every schedule is compiled, checked against the reference and timed by the same measuring
 process (`supersonic.envs.halide.measure`).
