@@ -15,6 +15,7 @@ import pytest
 from supersonic.actors.exported import load_policy
 from supersonic.actors.policy import NumpyPolicy
 from supersonic.launch.export import export_best, stack_versions
+from supersonic.launch.launcher import best_evaluation
 from supersonic.protocol.messages import CandidateSpec, Score, Transitions
 from supersonic.protocol.policy_file import ARCH_KEY, load_policy_file, save_policy_file
 
@@ -219,6 +220,12 @@ def test_exported_policy_reproduces_the_recorded_score_in_a_fresh_process(
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((run_dir / "results.json").read_text())
     candidate = results["candidates"][0]
+    # The launch exported the candidate's best-scoring evaluation and says which.
+    launched = json.loads((run_dir / "best" / "scores.json").read_text())["exported"]
+    evaluations = [v for k, v in candidate["scores"].items() if k != "initial"]
+    assert launched["score"] == max(v["score"] for v in evaluations)
+    launched_spec = json.loads((run_dir / "best" / "spec.json").read_text())
+    assert launched_spec["policy_version"] == launched["policy_version"]
     final = candidate["scores"]["final"]
     version = final["policy_version"]
     assert version >= 1
@@ -344,3 +351,20 @@ def test_bad_exports_give_one_line_errors(tmp_path: Path) -> None:
     np.save(best / "single.npy", np.zeros(3))
     (best / "single.npy").rename(best / "policy.npz")
     _one_line_error(best, ValueError, "not an .npz archive")
+
+
+def test_the_export_is_the_best_scoring_evaluation_not_the_last() -> None:
+    def evaluation(score: float, version: int) -> dict[str, float | int]:
+        return {"score": score, "policy_version": version, "budget": version * 100}
+
+    scores = {
+        "initial": evaluation(0.9, 0),  # the untrained policy is never the export
+        "b2000": evaluation(0.75, 7),
+        "b6000": evaluation(0.75, 20),
+        "b18000": evaluation(0.05, 63),
+        "final": evaluation(0.05, 63),
+    }
+    assert best_evaluation(scores) == ("b6000", scores["b6000"])  # ties: the later version
+    assert best_evaluation({"initial": evaluation(0.5, 0)}) is None
+    improving = {"b2000": evaluation(0.2, 3), "final": evaluation(0.6, 9)}
+    assert best_evaluation(improving) == ("final", improving["final"])

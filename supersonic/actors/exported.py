@@ -11,10 +11,13 @@ An **export** is a directory (`RUN_DIR/best/`, written by `supersonic.launch.exp
     spec.json     {"format": 1, "task": ..., "candidate": {name, algorithm, state_fn,
                    reward_fn, hyperparameters, seed}, "episode_length": ...,
                    "validation_programs": [...], "policy_version": ..., "versions": {...}}
-    scores.json   the candidate's recorded scores ({"final": {"score": ..., ...}, ...})
+    scores.json   the candidate's recorded scores ({"final": {"score": ..., ...}, ...}); a
+                  search's export adds "exported": the evaluation whose policy this is (its
+                  best-scoring one, not always its last)
 
 `load_policy(path)` turns one into an `ExportedPolicy`, which acts and evaluates exactly as an
-actor does during the search's evaluations, so it reproduces the recorded scores.
+actor does during the search's evaluations, so it reproduces the recorded score of its
+evaluation.
 """
 
 from __future__ import annotations

@@ -553,17 +553,31 @@ def validate_best_results(
         return ledger.best_results()
 
 
+def best_evaluation(scores: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The winner's evaluation to export: its best-scoring one after training started (ties:
+    the later version), not necessarily its last. A policy can get worse with more training
+    (the demo's winner scored 0.751 at 2,000 and 6,000 steps and 0.056 at 18,000); like a
+    tuner's best checkpoint, the export is the weights that earned the best score."""
+    stages = [(k, v) for k, v in scores.items() if k != "initial"]
+    if not stages:
+        return None
+    return max(stages, key=lambda kv: (kv[1]["score"], kv[1]["policy_version"]))
+
+
 def export_winner(
     config: RunConfig, paths: RunPaths, results: dict[str, Any], echo: Callable[[str], None]
 ) -> str | None:
-    """Write RUN_DIR/best/ for the winner, from the policy file of its final evaluation."""
+    """Write RUN_DIR/best/ for the winner, from the policy file of its best evaluation
+    (`best_evaluation`); its scores.json records which one as "exported"."""
     from supersonic.launch.export import export_best
 
     winner = next(c for c in results["candidates"] if c["spec"]["name"] == results["winner"])
-    final = winner["scores"].get("final")
-    if final is None:
+    chosen = best_evaluation(winner["scores"])
+    if chosen is None:
         return None
-    policy = paths.root / policy_path(winner["spec"]["name"], int(final["policy_version"]))
+    stage, evaluation = chosen
+    version = int(evaluation["policy_version"])
+    policy = paths.root / policy_path(winner["spec"]["name"], version)
     if not policy.exists():
         echo(f"cannot export the winner: {policy} was not written")
         return None
@@ -573,11 +587,19 @@ def export_winner(
         task=config.task,
         spec=CandidateSpec(**winner["spec"]),
         policy_file=policy,
-        scores=winner["scores"],
+        scores={**winner["scores"], "exported": {**evaluation, "stage": stage}},
         episode_length=config.episode_length,
         validation_programs=task.resolve_programs(config.validation or task.validation),
     )
-    echo(f"winner {results['winner']}: exported to {best}")
+    final = winner["scores"].get("final", {})
+    if final and int(final["policy_version"]) != version:
+        echo(
+            f"winner {results['winner']}: exported its best evaluation ({stage}, version "
+            f"{version}, score {evaluation['score']:.3f}; its final one scored "
+            f"{final['score']:.3f}) to {best}"
+        )
+    else:
+        echo(f"winner {results['winner']}: exported to {best}")
     if config.task == "llvm-codesize":
         echo(f"next: supersonic library --policy {best}  (its sequence library, docs/deploy.md)")
     return str(best)
