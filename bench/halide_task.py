@@ -49,8 +49,8 @@ TARGET_VS_ADAMS = 0.8
 PUBLISHED_OVER_DEFAULT = 11.0
 
 
-def search_config(pipelines: list[str], trials: int, actors: int) -> str:
-    steps = sum(trials * len(knobs_for(parse_program(p))) for p in pipelines)
+def search_config(pipelines: list[str], episodes: int, actors: int) -> str:
+    steps = sum(episodes * len(knobs_for(parse_program(p))) for p in pipelines)
     programs = ",".join(pipelines)
     return f"""
 [run]
@@ -76,9 +76,9 @@ hyperparameters = {{ rollout_steps = 128, minibatch_size = 64, epochs = 4, lr = 
 """
 
 
-def run_search(pipelines: list[str], trials: int, actors: int, out: Path) -> tuple[Path, float]:
+def run_search(pipelines: list[str], episodes: int, actors: int, out: Path) -> tuple[Path, float]:
     config = out / "run.toml"
-    config.write_text(search_config(pipelines, trials, actors))
+    config.write_text(search_config(pipelines, episodes, actors))
     run_dir = out / "run"
     started = time.monotonic()
     proc = subprocess.run(
@@ -98,12 +98,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--actors", type=int, default=2)
+    parser.add_argument(
+        "--train-episodes",
+        type=int,
+        default=None,
+        help="training episodes (measured schedules) per pipeline in the search (default: trials)",
+    )
     args = parser.parse_args()
     pipelines = list(QUICK_PIPELINES) if args.quick else [p.program for p in builtin()]
     trials = args.trials or (4 if args.quick else 16)
+    episodes = args.train_episodes or trials
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-halide-") as tmp:
-        policy, search_s = run_search(pipelines, trials, args.actors, Path(tmp))
+        policy, search_s = run_search(pipelines, episodes, args.actors, Path(tmp))
         print(f"search: {search_s:.0f} s", file=sys.stderr)
         methods = ["default", "random", f"policy:{policy}", *AUTOSCHEDULER_METHODS]
         rows: list[HalideRow] = []
@@ -144,6 +151,7 @@ def main() -> None:
                 "bench": "halide_task",
                 "quick": args.quick,
                 "trials": trials,
+                "train_episodes_per_pipeline": episodes,
                 "search_seconds": round(search_s, 1),
                 "pipelines": per_pipeline,
                 "policy_min_speedup": round(min(policy_speedups), 3),
