@@ -5,13 +5,13 @@ trials, takes the best schedule of its database and returns its trace as JSON, w
 measuring process replays and times like every other method's schedule: the comparison uses
 one timer, one numpy check and one target.
 
-Given a `Measurer`, MetaSchedule's candidates are measured by it too (`SharedBuilder` hands
+MetaSchedule's candidates are measured by our measuring process (`SharedBuilder` hands
 the scheduled module over as JSON, `SharedRunner` has the measuring process build, check and
 time it), so its search sees the same timings as every other method's and its trials are
 counted the same way. It is also what makes a small tuning fast: MetaSchedule's own
 `LocalBuilder` and `LocalRunner` start pools of worker processes that each import TVM, which
 took 50-100 s of a 4-trial tuning on a loaded 2-core machine (the measuring process is started
-once and already running). Without a `Measurer` its own builder and runner are used.
+once and already running).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from typing import Any
 
 from supersonic.envs.tvm.measure import Measurer, MeasureRequest, host_target
 from supersonic.envs.tvm.workloads import Workload
-
-BUILD_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,14 @@ def tune(
 ) -> TunedSchedule:
     """MetaSchedule with `trials` measured candidates (in batches of up to 8) on `workload`;
     its evolutionary search keeps `population` schedules (MetaSchedule's default is 512).
-    With `measurer`, the candidates are measured by it (see the module docstring)."""
+    The candidates are measured by `measurer` (one is started for the call when not given;
+    see the module docstring)."""
+    if measurer is None:
+        own = Measurer()
+        try:
+            return tune(workload, trials, target, cores, population, own)
+        finally:
+            own.close()
     import tvm
     from tvm.s_tir import meta_schedule as ms
 
@@ -102,16 +107,7 @@ def _prime_inspect_cache() -> None:
             inspect.modulesbyfile.setdefault(f"<frozen {name}>", name)
 
 
-def _builder_and_runner(program: str, target: str, measurer: Measurer | None) -> dict[str, Any]:
-    from tvm.s_tir import meta_schedule as ms
-
-    if measurer is None:
-        # The default timeouts (30 s) include starting the pools' worker processes, which a
-        # loaded 2-core machine does not always manage: every build then "fails".
-        return {
-            "builder": ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S),
-            "runner": ms.runner.LocalRunner(timeout_sec=BUILD_TIMEOUT_S),
-        }
+def _builder_and_runner(program: str, target: str, measurer: Measurer) -> dict[str, Any]:
     modules: dict[str, str] = {}
     return {
         "builder": _shared_builder_class()(modules),
