@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,8 +22,8 @@ from hypothesis import strategies as st
 from supersonic.envs.errors import BenchmarkError, InvalidActionError
 from supersonic.envs.tvm.env import TvmScheduleEnv
 from supersonic.envs.tvm.features import MAX_KNOBS, OBSERVATIONS
-from supersonic.envs.tvm.measure import MeasureRequest, run_request
-from supersonic.envs.tvm.schedule import MAX_OPTIONS, knobs_for
+from supersonic.envs.tvm.measure import Measurer, MeasureRequest, run_request, worker_threads
+from supersonic.envs.tvm.schedule import MAX_OPTIONS, Decisions, apply, knobs_for
 from supersonic.envs.tvm.search import handwritten
 from supersonic.envs.tvm.workloads import BUILTIN, TINY, parse_workload, resolve_workloads
 
@@ -165,6 +166,40 @@ def test_benchmarks_cover_the_operators_and_handwritten_schedules_are_valid() ->
     for w in TINY:
         m = run_request(MeasureRequest(w.program, handwritten(w), repeat=1, min_repeat_ms=0))
         assert m.ok, (w.program, m.error)
+
+
+@pytest.mark.parametrize("workload", BUILTIN + TINY, ids=lambda w: w.name)
+def test_every_parallel_option_runs_a_loop_of_more_than_one_iteration_in_parallel(
+    workload,
+) -> None:
+    """A leading batch of 1 is not a parallel loop: each option > 0 fuses one more loop of
+    extent > 1 (tiles of 1, so every outer loop keeps its whole extent)."""
+    knob = next(k for k in knobs_for(workload) if k.kind == "parallel")
+    assert knob.options[0] == 0 and len(knob.options) >= 2
+    extents = [e for e in workload.spatial_extents if e > 1]
+    for depth in knob.options[1:]:
+        chosen = {"parallel": depth}
+        values = tuple(chosen.get(k.name, k.default) for k in knobs_for(workload))
+        script = apply(Decisions.of(workload, values)).script()
+        parallel = [int(n) for n in re.findall(r"T\.parallel\((\d+)\)", script)]
+        assert parallel == [int(np.prod(extents[:depth]))], (depth, parallel)
+
+
+def test_a_measurement_runs_parallel_loops_on_every_usable_core(monkeypatch) -> None:
+    """TVM's default halves the cores on x86 (for hyper-threads); the worker does not."""
+    monkeypatch.delenv("TVM_NUM_THREADS", raising=False)
+    assert worker_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("TVM_NUM_THREADS", "3")  # the user's setting wins
+    assert worker_threads() == 3
+    monkeypatch.setenv("TVM_NUM_THREADS", "many")
+    assert worker_threads() == len(os.sched_getaffinity(0))
+    measurer = Measurer()
+    try:
+        measurement = measurer.measure(MeasureRequest("tiny-dense", None, repeat=1))
+    finally:
+        measurer.close()
+    assert measurement.ok, measurement.error
+    assert measurement.threads == len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize(

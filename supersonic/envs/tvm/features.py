@@ -27,6 +27,7 @@ from supersonic.envs.tvm.schedule import (
     VECTORIZABLE_ORDERS,
     Decisions,
     Knob,
+    fused_loops,
 )
 from supersonic.envs.tvm.workloads import OPS, Workload, log2
 
@@ -74,9 +75,9 @@ def loop_features(decisions: Decisions, knobs: Sequence[Knob], decided: int) -> 
         reduce[2 * j : 2 * j + 2] = (log2(tile) * SCALE, log2(extent // tile) * SCALE)
     order = np.zeros(len(ORDERS), np.float32)
     order[decisions.get("order")] = 1.0
-    depth = decisions.get("parallel")
+    fused = fused_loops(w, decisions.get("parallel"))
     outer = [e // decisions.tile_s(i) for i, e in enumerate(w.spatial_extents)]
-    parallel = float(np.prod(outer[:depth])) if depth else 1.0
+    parallel = float(np.prod(outer[:fused])) if fused else 1.0
     vector = (
         decisions.tile_s(len(w.spatial_extents) - 1)
         if decisions.get("vectorize") and decisions.get("order") in VECTORIZABLE_ORDERS

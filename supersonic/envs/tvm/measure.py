@@ -26,17 +26,37 @@ from typing import Any
 
 import numpy as np
 
+from supersonic.envs.timing_lock import exclusive_timing
+
 DEFAULT_TIMEOUT_S = 20.0
 STARTUP_TIMEOUT_S = 120.0  # importing TVM on a loaded machine
 RTOL = 1e-3
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def worker_threads() -> int:
+    """The threads a measured parallel loop runs on: `TVM_NUM_THREADS` when the user set it,
+    else every usable core. TVM's own default halves the core count on x86 to skip
+    hyper-threads; on a machine whose cores have one thread each (this 2-core one) that left a
+    parallel loop on one thread, and "parallel" a knob that could never pay."""
+    value = os.environ.get("TVM_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else usable_cores()
+
+
 def host_target() -> dict[str, Any]:
-    """The CPU this process runs on (LLVM's name for it, so vector widths match), with all its
-    cores: what every method, MetaSchedule included, compiles for unless told otherwise."""
+    """The CPU this process runs on (LLVM's name for it, so vector widths match), with the
+    threads a measurement runs on: what every method, MetaSchedule included, compiles for
+    unless told otherwise."""
     from tvm.target import codegen
 
-    return {"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": os.cpu_count() or 1}
+    return {"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": worker_threads()}
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,7 @@ class Measurement:
     error: str | None = None
     build_s: float = 0.0
     max_error: float = 0.0  # the largest |ours - numpy| seen by the check
+    threads: int = 0  # the threads TVM ran parallel loops on (0: not reported)
 
     @property
     def ok(self) -> bool:
@@ -180,6 +201,8 @@ class Measurer:
 
 # --------------------------------------------------------------------------- the worker side
 def _serve(conn: _Duplex) -> None:
+    # Before TVM starts its thread pool (see `worker_threads`).
+    os.environ["TVM_NUM_THREADS"] = str(worker_threads())
     import tvm  # noqa: F401 (imported before "ready": the start-up is not a measurement)
 
     conn.send("ready")
@@ -240,10 +263,12 @@ def run_request(request: MeasureRequest, cache: dict[str, Any] | None = None) ->
         evaluator = executable.mod.time_evaluator(
             "main", dev, number=1, repeat=request.repeat, min_repeat_ms=request.min_repeat_ms
         )
-        seconds = float(np.median(evaluator(*args).results))
+        with exclusive_timing():
+            seconds = float(np.median(evaluator(*args).results))
     except Exception as exc:
         return Measurement(None, f"run failed: {_one_line(exc)}", build_s)
-    return Measurement(seconds, None, build_s, max_error)
+    threads = int(tvm.get_global_func("runtime.NumThreads")())
+    return Measurement(seconds, None, build_s, max_error, threads)
 
 
 def replay_trace(workload: Any, trace_json: str) -> Any:

@@ -5,7 +5,9 @@ A schedule is a fixed list of knobs per workload, decided one at a time by an ep
     tile_s<i>   inner tile of spatial loop i (a divisor of its extent)
     tile_r<j>   inner tile of reduction loop j (a divisor)
     order       loop order of the tiled nest (ORDERS)
-    parallel    how many outer spatial tile loops are fused and run in parallel (0: none)
+    parallel    how many outer spatial tile loops are fused and run in parallel (0: none);
+                loops of extent 1 (a batch of 1) are not counted, so every option > 0 runs
+                something in parallel
     vectorize   vectorize the innermost loop when it is a spatial one (1) or not (0)
     unroll      auto-unroll limit on the nest (0: none)
     cache_write accumulate the output in a block-local buffer written back per tile (1)
@@ -79,10 +81,10 @@ def knobs_for(workload: Workload) -> tuple[Knob, ...]:
     for j, extent in enumerate(workload.reduce_extents):
         if extent > 1:
             knobs.append(Knob("tile_r", f"tile_r{j}", tile_options(extent), 1, j))
-    n_spatial = len(workload.spatial_extents)
+    n_parallel = sum(1 for extent in workload.spatial_extents if extent > 1)
     knobs += [
         Knob("order", "order", tuple(range(len(ORDERS))), len(ORDERS) - 1),
-        Knob("parallel", "parallel", tuple(range(min(n_spatial, 3) + 1)), 0),
+        Knob("parallel", "parallel", tuple(range(min(n_parallel, 3) + 1)), 0),
         Knob("vectorize", "vectorize", (0, 1), 0),
         Knob("unroll", "unroll", UNROLL_STEPS, 0),
         Knob("cache_write", "cache_write", (0, 1), 0),
@@ -92,6 +94,19 @@ def knobs_for(workload: Workload) -> tuple[Knob, ...]:
     if workload.epilogue_block:
         knobs.append(Knob("epilogue", "epilogue", (0, 1), 0))
     return tuple(knobs)
+
+
+def fused_loops(workload: Workload, depth: int) -> int:
+    """How many leading spatial tile loops the `parallel` knob's `depth` fuses: up to and
+    including the depth-th loop of extent > 1 (a leading batch of 1 is fused in, a no-op)."""
+    if depth <= 0:
+        return 0
+    seen = 0
+    for i, extent in enumerate(workload.spatial_extents):
+        seen += extent > 1
+        if seen == depth:
+            return i + 1
+    return len(workload.spatial_extents)
 
 
 @dataclass(frozen=True)
@@ -172,9 +187,9 @@ def apply(decisions: Decisions) -> Any:
     ):
         sch.vectorize(si[-1])
     outer = so[0]
-    depth = decisions.get("parallel")
-    if depth:
-        outer = sch.fuse(*so[:depth]) if depth > 1 else so[0]
+    fused = fused_loops(w, decisions.get("parallel"))
+    if fused:
+        outer = sch.fuse(*so[:fused]) if fused > 1 else so[0]
         sch.parallel(outer)
     step = decisions.get("unroll")
     if step:
@@ -182,7 +197,7 @@ def apply(decisions: Decisions) -> Any:
         sch.annotate(outer, "pragma_unroll_explicit", 1)
     if n_r:
         # The reduction's init as its own loop nest (else an `if k == 0` sits in the inner loop).
-        sch.decompose_reduction(block, sch.get_loops(block)[_first_reduce_depth(order, n_s, depth)])
+        sch.decompose_reduction(block, sch.get_loops(block)[_first_reduce_depth(order, n_s, fused)])
     return sch.mod
 
 
