@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from supersonic.envs.timing_lock import exclusive_timing
 from supersonic.envs.tvm.measure import Measurement, Measurer, _Duplex
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -160,7 +161,8 @@ class Worker:
                 return Measurement(
                     None, f"wrong result: max |ours - reference| = {max_error:.3g}", build_s
                 )
-            seconds = _time(pipeline, out, request.repeat, request.min_repeat_ms)
+            with exclusive_timing():
+                seconds = _time(pipeline, out, request.repeat, request.min_repeat_ms)
         except Exception as exc:
             return Measurement(None, f"run failed: {_one_line(exc)}", build_s)
         return Measurement(seconds, None, build_s, max_error)

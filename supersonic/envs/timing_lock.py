@@ -1,0 +1,52 @@
+"""One timed run at a time on a machine: measurements that overlap measure each other.
+
+Several actors on one board each keep a measuring process, and a measured schedule that runs
+parallel loops uses every core. Timed side by side, two such runs share the cores and each
+reads as up to twice as slow as it is, so the policy learns that parallel code does not pay
+(and the figures of a run depend on what else was being timed). Autotuners serialize their
+runs per device for this reason (TVM's RPC tracker hands a board to one measurement at a
+time); here the measuring processes of one machine take an exclusive `flock` on one file
+around the timed part only: compiling and checking a result still overlap.
+
+The lock is released by the kernel when its holder dies, so a measuring process killed at
+its timeout never leaves the others waiting. The file is per machine (the system's temporary
+directory), shared by every run on it on purpose; `SUPERSONIC_TIMING_LOCK` names another file,
+and `SUPERSONIC_TIMING_LOCK=off` turns serializing off (a machine given to one measurement).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_ENV = "SUPERSONIC_TIMING_LOCK"
+DEFAULT_NAME = "supersonic-timing.lock"
+
+
+def lock_path() -> Path | None:
+    """The lock file of this machine, or None when serializing is turned off."""
+    value = os.environ.get(LOCK_ENV, "").strip()
+    if value.lower() == "off":
+        return None
+    return Path(value) if value else Path(tempfile.gettempdir()) / DEFAULT_NAME
+
+
+@contextmanager
+def exclusive_timing() -> Iterator[float]:
+    """Hold the machine's timing lock for the `with` body; yields the seconds waited for it."""
+    path = lock_path()
+    if path is None:
+        yield 0.0
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        started = time.monotonic()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield time.monotonic() - started
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
