@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from supersonic.envs.timing_lock import exclusive_timing
-from supersonic.envs.tvm.measure import Measurement, Measurer, _Duplex
+from supersonic.envs.tvm.measure import Measurement, Measurer, _Duplex, usable_cores
 
 DEFAULT_TIMEOUT_S = 30.0
 AUTOSCHEDULE_TIMEOUT_S = 300.0  # Adams2019 searches with its cost model: tens of seconds
@@ -115,7 +115,7 @@ class Worker:
             if program.spec.channels > 1:
                 extents.append(program.spec.channels)
             output.set_estimates([hl.Range(0, e) for e in extents])
-            params = hl.AutoschedulerParams(autoscheduler, {"parallelism": str(os.cpu_count())})
+            params = hl.AutoschedulerParams(autoscheduler, {"parallelism": str(usable_cores())})
             pipeline.apply_autoscheduler(jit_target, params)
         else:
             apply(Decisions.of(program, chosen or ()), funcs)
