@@ -44,6 +44,9 @@ def test_a_snapshot_answers_as_the_numpy_policy_of_the_same_weights(algorithm: s
     assert actions.tolist() == [a for a, _, _ in expected]
     np.testing.assert_allclose(logp, [lp for _, lp, _ in expected], atol=1e-5)
     np.testing.assert_allclose(values, [v for _, _, v in expected], atol=1e-5)
+    # Deterministic over choices (action a is choice a mod 2): the learner folds as the actor.
+    folded, _, _ = snapshot.act(obs, deterministic=True, choices=2)
+    assert folded.tolist() == [local.act(o, rng, True, choices=2)[0] for o in obs]
     sampled, sampled_logp, _ = snapshot.act(obs, deterministic=False)
     assert sampled.dtype == np.int64 and ((sampled >= 0) & (sampled < N_ACTIONS)).all()
     assert (sampled_logp <= 0).all()
@@ -60,6 +63,7 @@ def test_the_endpoint_serves_the_latest_version_and_refuses_bad_requests(
     remote = RemotePolicy(ctx, server.endpoint, "c1", "actor-test", N_ACTIONS, timeout_s=5.0)
     try:
         local = NumpyPolicy(*algo.policy_weights())
+        rng = np.random.default_rng(0)
         obs = _obs(4)
         action, logp, value = remote.act(obs[0], np.random.default_rng(0), deterministic=True)
         expected = local.act(obs[0], np.random.default_rng(0), deterministic=True)
@@ -68,6 +72,8 @@ def test_the_endpoint_serves_the_latest_version_and_refuses_bad_requests(
         assert value == pytest.approx(expected[2], abs=1e-5)
         actions, _, values = remote.act_batch(obs)  # a batch: one forward pass, N answers
         assert actions.shape == values.shape == (4,)
+        folded = remote.act_batch(obs, deterministic=True, choices=3)[0]
+        assert folded.tolist() == [local.act(o, rng, True, choices=3)[0] for o in obs]
 
         algo.version = 7  # as after updates: the learner swaps in the new network
         server.swap(7, algo.policy_snapshot())
@@ -81,7 +87,7 @@ def test_the_endpoint_serves_the_latest_version_and_refuses_bad_requests(
             wrong.act(obs[0], np.random.default_rng(0))
         wrong.close()
         assert remote.act(obs[2], np.random.default_rng(0))[0] in range(N_ACTIONS)
-        assert server.stats.refused == 2 and server.stats.rows == 1 + 4 + 1 + 1
+        assert server.stats.refused == 2 and server.stats.rows == 1 + 4 + 4 + 1 + 1
     finally:
         remote.close()
         server.stop()

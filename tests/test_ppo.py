@@ -21,7 +21,13 @@ import numpy as np
 import pytest
 import torch
 
-from supersonic.actors.policy import NumpyPolicy, RandomPolicy, log_softmax
+from supersonic.actors.policy import (
+    NumpyPolicy,
+    RandomPolicy,
+    action_choices,
+    folded_argmax,
+    log_softmax,
+)
 from supersonic.learners.algorithm import (
     Algorithm,
     Batch,
@@ -108,6 +114,34 @@ def test_numpy_policy_samples_from_its_distribution() -> None:
     np.testing.assert_allclose(counts / len(draws), expected, atol=0.015)
     for action, logp, _ in draws[:10]:
         assert logp == pytest.approx(math.log(expected[action]))
+
+
+def test_the_deterministic_action_compares_choices_when_actions_alias() -> None:
+    """Action a means choice a mod `choices`: choice 1 holds 0.6 of the probability spread over
+    three actions, choice 0 holds 0.4 on action 0 alone. A plain argmax picks action 0."""
+    probabilities = np.array([0.4, 0.25, 0.0, 0.2, 0.0, 0.15]) + 1e-12
+    logp = np.log(probabilities / probabilities.sum())
+    assert int(np.argmax(logp)) == 0
+    assert folded_argmax(logp, 2) == 1  # choice 1's most probable action
+    assert folded_argmax(logp, 3) == 0  # choices 0: 0.6 (actions 0, 3), 1: 0.4, 2: 0.0
+    assert folded_argmax(logp, 0) == folded_argmax(logp, 6) == 0  # no aliasing
+
+    arch, tensors = MLPActorCritic(OBS_DIM, N_ACTIONS).export_policy()
+    tensors["pi.2.bias"] = np.array([1.5, 2.0, 1.4], dtype=np.float32)
+    policy = NumpyPolicy(arch, tensors)
+    obs, rng = np.zeros(OBS_DIM, dtype=np.float32), np.random.default_rng(0)
+    assert policy.act(obs, rng, deterministic=True)[0] == 1
+    action, logp_action, _ = policy.act(obs, rng, deterministic=True, choices=2)
+    assert action == 0  # choice 0 = actions 0, 2: e^1.5 + e^1.4 > choice 1 = action 1: e^2
+    assert policy.act(obs, rng, deterministic=True, choices=1)[0] == 1
+    assert logp_action == pytest.approx(float(log_softmax(policy.logits(obs))[0]))
+
+    class Knobs:
+        def action_choices(self) -> int:
+            return 4
+
+    assert action_choices(Knobs()) == 4
+    assert action_choices(gym.make("CartPole-v1")) == 0
 
 
 def test_log_softmax_is_stable_for_large_logits() -> None:

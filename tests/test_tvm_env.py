@@ -68,6 +68,8 @@ def test_an_episode_decides_every_knob_then_measures(env: TvmScheduleEnv) -> Non
     knobs = knobs_for(parse_workload("tiny-conv-bias-relu"))
     rewards = []
     for i in range(len(knobs)):
+        # Action a picks option a mod the knob's count: a deterministic policy compares options.
+        assert env.action_choices() == len(knobs[i].options)
         obs, reward, terminated, truncated, info = env.step(i % MAX_OPTIONS)
         assert env.observation_space.contains(obs)
         rewards.append(reward)

@@ -39,7 +39,7 @@ import numpy as np
 import zmq
 
 from supersonic import logs
-from supersonic.actors.policy import NumpyPolicy
+from supersonic.actors.policy import NumpyPolicy, action_choices
 from supersonic.actors.remote import InferenceUnavailable, RemotePolicy, local_policy
 from supersonic.envs import get_task, task_names
 from supersonic.envs.task import EpisodeScorer, RewardFunction, StateFunction, env_observation
@@ -603,7 +603,9 @@ class Actor:
             failure = ""
             for _ in range(request.episode_length):
                 try:
-                    action, _, _ = policy.act(w.state_fn(raw), w.rng, deterministic=True)
+                    action, _, _ = policy.act(
+                        w.state_fn(raw), w.rng, deterministic=True, choices=action_choices(w.env)
+                    )
                 except InferenceUnavailable as exc:  # the supervisor asks again later
                     self._inference_failed(w, str(exc))
                     w.obs = None

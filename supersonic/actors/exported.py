@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from supersonic.actors.policy import NumpyPolicy
+from supersonic.actors.policy import NumpyPolicy, action_choices
 from supersonic.envs import get_task
 from supersonic.envs.task import RewardFunction, StateFunction, Task, env_observation
 from supersonic.protocol.policy_file import (
@@ -76,9 +76,12 @@ class ExportedPolicy:
     def policy_version(self) -> int:
         return int(self.spec.get("policy_version", -1))
 
-    def act(self, raw_observation: Any) -> int:
-        """The action for one raw env observation (the state function is applied here)."""
-        action, _, _ = self.policy.act(self.state_fn(raw_observation), self._rng, True)
+    def act(self, raw_observation: Any, choices: int = 0) -> int:
+        """The deterministic action for one raw env observation (the state function is applied
+        here); `choices`: the env's `action_choices()`, see `folded_argmax`."""
+        action, _, _ = self.policy.act(
+            self.state_fn(raw_observation), self._rng, True, choices=choices
+        )
         return action
 
     def make_env(self, program: str, episode_length: int | None = None) -> Any:
@@ -127,7 +130,9 @@ class ExportedPolicy:
         raw, info = env.reset(options={"benchmark": program})
         scorer.start(info)
         for _ in range(episode_length):
-            action, _, _ = self.policy.act(self.state_fn(raw), self._rng, deterministic=True)
+            action, _, _ = self.policy.act(
+                self.state_fn(raw), self._rng, deterministic=True, choices=action_choices(env)
+            )
             raw, env_reward, terminated, truncated, info = env.step(action)
             if "failure" in info:
                 break

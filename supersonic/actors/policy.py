@@ -65,10 +65,41 @@ class Policy(Protocol):
     def n_actions(self) -> int: ...
 
     def act(
-        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+        self,
+        obs: np.ndarray,
+        rng: np.random.Generator,
+        deterministic: bool = False,
+        choices: int = 0,
     ) -> tuple[int, float, float]:
-        """(action, log-probability of that action, value estimate of obs)."""
+        """(action, log-probability of that action, value estimate of obs). `choices` > 0 says
+        that actions a and a + choices do the same thing (see `folded_argmax`)."""
         ...
+
+
+def folded_argmax(logp: np.ndarray, choices: int) -> int:
+    """The deterministic action when action a means choice a mod `choices` (the schedule tasks'
+    knobs: an 8-action head over a knob of 2-8 options): the most probable action of the most
+    probable *choice*, whose probability is the sum over its actions. A plain argmax would pick
+    the choice whose probability sits on one action rather than the one the policy prefers:
+    the entropy bonus spreads a choice's probability evenly over its actions at no cost, so a
+    plain argmax was close to a coin toss between options (one bench run: 0.05x the default
+    where the policy's samples reached 1.6x)."""
+    logp = np.asarray(logp, dtype=np.float64)
+    n = len(logp)
+    if choices <= 0 or choices >= n:
+        return int(np.argmax(logp))
+    probabilities = np.exp(logp - logp.max())
+    per_choice = np.bincount(np.arange(n) % choices, weights=probabilities, minlength=choices)
+    best = int(np.argmax(per_choice))
+    aliases = np.arange(best, n, choices)
+    return int(aliases[np.argmax(logp[aliases])])
+
+
+def action_choices(env: object) -> int:
+    """How many distinct choices the env's next action has (0: every action is its own), from
+    the env's `action_choices()` if it has one (the knob schedule envs)."""
+    method = getattr(getattr(env, "unwrapped", env), "action_choices", None)
+    return int(method()) if callable(method) else 0
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -432,7 +463,11 @@ class NumpyPolicy:
         return self._value(self._features(obs))
 
     def act(
-        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+        self,
+        obs: np.ndarray,
+        rng: np.random.Generator,
+        deterministic: bool = False,
+        choices: int = 0,
     ) -> tuple[int, float, float]:
         """(action, its log-probability, value) for one observation [obs_dim].
 
@@ -440,7 +475,8 @@ class NumpyPolicy:
         action with probability epsilon, else argmax Q (the first on ties), so the probability of
         action a is epsilon / n + (1 - epsilon) [a is the argmax]. Deterministic acting
         (evaluation) takes the argmax; the log-probability returned is still the policy's, so
-        callers may record it either way.
+        callers may record it either way. With `choices`, an actor-critic's deterministic
+        action is `folded_argmax` (a Q-network's argmax is already an alias of the best choice).
         """
         obs = np.asarray(obs)
         if obs.ndim != 1:
@@ -448,7 +484,7 @@ class NumpyPolicy:
         x = self._features(obs)  # encoded once for both heads
         if self._kind == "mlp":
             logp = log_softmax(self._logits(x))
-            action = int(np.argmax(logp)) if deterministic else _sample(logp, rng)
+            action = folded_argmax(logp, choices) if deterministic else _sample(logp, rng)
             return action, float(logp[action]), float(self._value(x))
         q = self._logits(x)
         greedy = int(np.argmax(q))
@@ -476,7 +512,11 @@ class RandomPolicy:
         return self._n_actions
 
     def act(
-        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+        self,
+        obs: np.ndarray,
+        rng: np.random.Generator,
+        deterministic: bool = False,
+        choices: int = 0,
     ) -> tuple[int, float, float]:
         """A uniform action (action 0 when deterministic), logp -log(n), value 0."""
         action = 0 if deterministic else int(rng.integers(self._n_actions))

@@ -81,7 +81,7 @@ class RemotePolicy:
             self.channel = None
 
     def act_batch(
-        self, obs: np.ndarray, deterministic: bool = False
+        self, obs: np.ndarray, deterministic: bool = False, choices: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(actions int64 [N], logp float32 [N], values float32 [N]) for obs [N, D], computed by
         the learner; raises `InferenceUnavailable` if it does not answer within `timeout_s`."""
@@ -95,6 +95,7 @@ class RemotePolicy:
             obs=obs,
             deterministic=deterministic,
             have_version=self.version,
+            choices=choices,
         )
         self.requests += 1
         deadline = time.monotonic() + self.timeout_s
@@ -134,11 +135,15 @@ class RemotePolicy:
         )
 
     def act(
-        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+        self,
+        obs: np.ndarray,
+        rng: np.random.Generator,
+        deterministic: bool = False,
+        choices: int = 0,
     ) -> tuple[int, float, float]:
         """(action, its log-probability, value) for one observation, as `NumpyPolicy.act`
         (`rng` is unused: the learner draws the action)."""
-        actions, logp, values = self.act_batch(np.asarray(obs)[None, :], deterministic)
+        actions, logp, values = self.act_batch(np.asarray(obs)[None, :], deterministic, choices)
         return int(actions[0]), float(logp[0]), float(values[0])
 
     def value(self, obs: np.ndarray) -> float:

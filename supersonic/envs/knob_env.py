@@ -165,6 +165,13 @@ class KnobScheduleEnv(gym.Env[Any, Any]):
         reward = math.log(info["speedup"])
         return self._observe(), reward, done, cut, info
 
+    def action_choices(self) -> int:
+        """How many options the next knob has: action a picks option a mod this, so a
+        deterministic policy must compare options, not actions (`folded_argmax` in actors)."""
+        if len(self.chosen) >= len(self.knobs):
+            return self.max_options
+        return len(self.knobs[len(self.chosen)].options)
+
     def close(self) -> None:
         self.measurer.close()
         self._needs_reset = True

@@ -118,10 +118,11 @@ class PolicySnapshot(abc.ABC):
 
     @abc.abstractmethod
     def act(
-        self, obs: np.ndarray, deterministic: bool
+        self, obs: np.ndarray, deterministic: bool, choices: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(actions int64 [N], logp float32 [N], values float32 [N]) for obs float32 [N, D]:
-        sampled like the actors' numpy policies (argmax when `deterministic`)."""
+        sampled like the actors' numpy policies (argmax when `deterministic`, over choices
+        when `choices` > 0: see `supersonic.actors.policy.folded_argmax`)."""
 
 
 @dataclass(frozen=True)

@@ -152,8 +152,9 @@ class QSnapshot(PolicySnapshot):
         self.obs_dim, self.n_actions = shape
 
     def act(
-        self, obs: np.ndarray, deterministic: bool
+        self, obs: np.ndarray, deterministic: bool, choices: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # argmax Q is an alias of the best choice already: `choices` changes nothing here.
         with torch.inference_mode():
             q = self.q_net(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
             q = q.float().cpu()

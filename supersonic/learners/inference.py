@@ -153,23 +153,25 @@ class InferenceServer:
         self._last_request = time.monotonic()
         with self._lock:
             snapshot, version = self._snapshot, self._version
-        good: dict[bool, list[tuple[bytes, InferRequest]]] = {False: [], True: []}
+        # One forward pass per kind of answer: sampled, or deterministic over so many choices.
+        good: dict[tuple[bool, int], list[tuple[bytes, InferRequest]]] = {}
         for identity, request in waiting:
             self.stats.requests += 1
             error = self._check(request, snapshot)
             if error:
                 self._refuse(identity, request, error)
             else:
-                good[request.deterministic].append((identity, request))
-        assert snapshot is not None or not (good[False] or good[True])
-        for deterministic, group in good.items():
+                kind = (request.deterministic, request.choices if request.deterministic else 0)
+                good.setdefault(kind, []).append((identity, request))
+        assert snapshot is not None or not good
+        for (deterministic, choices), group in good.items():
             if not group:
                 continue
             obs = np.concatenate([request.obs for _, request in group])
             started = time.perf_counter()
             assert snapshot is not None
             try:
-                actions, logp, values = snapshot.act(obs, deterministic)
+                actions, logp, values = snapshot.act(obs, deterministic, choices)
             except Exception as exc:  # a bug or a device error: answer it, keep serving
                 for identity, request in group:
                     self._refuse(identity, request, f"inference failed: {type(exc).__name__}")

@@ -316,13 +316,15 @@ class ActorCriticSnapshot(PolicySnapshot):
         self.device = next(model.parameters()).device
 
     def act(
-        self, obs: np.ndarray, deterministic: bool
+        self, obs: np.ndarray, deterministic: bool, choices: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.inference_mode():
             x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
             logits, values = self.model(x)
             logp_all = torch.log_softmax(logits.float(), dim=-1)
-            if deterministic:
+            if deterministic and 0 < choices < self.n_actions:
+                actions = _folded_argmax(logp_all, choices)
+            elif deterministic:
                 actions = logp_all.argmax(dim=-1)
             else:  # drawn on the CPU: the generator is a CPU one whatever the device
                 probs = logp_all.exp().cpu()
@@ -330,6 +332,19 @@ class ActorCriticSnapshot(PolicySnapshot):
                 actions = actions.to(self.device)
             logp = logp_all.gather(-1, actions[:, None])[:, 0]
             return _numpy_out(actions, torch.int64), _numpy_out(logp), _numpy_out(values)
+
+
+def _folded_argmax(logp: torch.Tensor, choices: int) -> torch.Tensor:
+    """Per row, the most probable action of the most probable choice (action a is choice
+    a mod `choices`): `supersonic.actors.policy.folded_argmax` for a batch."""
+    n = logp.shape[-1]
+    choice_of = torch.arange(n, device=logp.device) % choices
+    probabilities = logp.exp()
+    per_choice = torch.zeros(len(logp), choices, device=logp.device, dtype=probabilities.dtype)
+    per_choice.index_add_(1, choice_of, probabilities)
+    best = per_choice.argmax(dim=-1, keepdim=True)
+    masked = logp.masked_fill(choice_of[None, :] != best, float("-inf"))
+    return masked.argmax(dim=-1)
 
 
 def _numpy_out(tensor: torch.Tensor, dtype: torch.dtype = torch.float32) -> np.ndarray:

@@ -180,6 +180,7 @@ class InferRequest(Message):
     obs: np.ndarray  # float32 [N, D]
     deterministic: bool = False  # argmax (evaluation) instead of sampling
     have_version: int = -1  # the newest version this actor has been answered with
+    choices: int = 0  # > 0: actions a and a + choices are the same choice (folded argmax)
 
 
 @dataclass(frozen=True)
