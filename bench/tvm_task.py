@@ -44,9 +44,10 @@ TARGET_VS_METASCHEDULE = 0.9
 # every method: training is the search's cost, paid once per task; the comparison is at equal
 # measured trials when optimizing.
 TRAIN_EPISODES_PER_TRIAL = 8
+SIL_COEF = 1.0
 
 
-def search_config(workloads: list[str], episodes: int, actors: int) -> str:
+def search_config(workloads: list[str], episodes: int, actors: int, sil_coef: float) -> str:
     steps = sum(episodes * len(knobs_for(parse_workload(w))) for w in workloads)
     programs = ",".join(workloads)
     return f"""
@@ -69,13 +70,16 @@ name = "ppo"
 algorithm = "ppo"
 state_fn = "loop_features+history+shape"
 reward_fn = "log_speedup"
-hyperparameters = {{ rollout_steps = 128, minibatch_size = 64, epochs = 4, lr = 0.001 }}
+hyperparameters = {{ rollout_steps = 128, minibatch_size = 64, epochs = 4, lr = 0.001, \
+sil_coef = {sil_coef} }}
 """
 
 
-def run_search(workloads: list[str], episodes: int, actors: int, out: Path) -> tuple[Path, float]:
+def run_search(
+    workloads: list[str], episodes: int, actors: int, sil_coef: float, out: Path
+) -> tuple[Path, float]:
     config = out / "run.toml"
-    config.write_text(search_config(workloads, episodes, actors))
+    config.write_text(search_config(workloads, episodes, actors, sil_coef))
     run_dir = out / "run"
     started = time.monotonic()
     proc = subprocess.run(
@@ -103,6 +107,18 @@ def main() -> None:
         f"(default {TRAIN_EPISODES_PER_TRIAL} x trials)",
     )
     parser.add_argument(
+        "--sil-coef",
+        type=float,
+        default=SIL_COEF,
+        help=f"the PPO candidate's self-imitation weight (default {SIL_COEF}; 0: plain PPO)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the search's run directory here (its exported policy: RUN/best)",
+    )
+    parser.add_argument(
         "--population",
         type=int,
         default=None,
@@ -115,7 +131,9 @@ def main() -> None:
     population = args.population or (64 if args.quick else 512)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-tvm-") as tmp:
-        policy, search_s = run_search(workloads, episodes, args.actors, Path(tmp))
+        out = args.keep or Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        policy, search_s = run_search(workloads, episodes, args.actors, args.sil_coef, out)
         print(f"search: {search_s:.0f} s", file=sys.stderr)
         methods = ["default", "handwritten", "random", f"policy:{policy}", "metaschedule"]
         rows: list[TvmRow] = []
@@ -161,6 +179,7 @@ def main() -> None:
                 "trials": trials,
                 "train_episodes_per_workload": episodes,
                 "metaschedule_population": population,
+                "sil_coef": args.sil_coef,
                 "search_seconds": round(search_s, 1),
                 "workloads": per_workload,
                 "policy_min_speedup": round(min(policy_speedups), 3),

@@ -67,6 +67,11 @@ class Batch:
     values: np.ndarray  # float32 [N]
     bootstrap_value: float = 0.0
     policy_version: int = 0
+    # Where the segment came from: one actor's env (`stream`) and its number in that stream
+    # (`seq`), so that an episode spanning several segments can be put back together (see
+    # `supersonic.learners.self_imitation`); None: it follows the stream's previous segment.
+    stream: str = ""
+    seq: int | None = None
 
     def __post_init__(self) -> None:
         obs = np.ascontiguousarray(self.obs, dtype=np.float32)

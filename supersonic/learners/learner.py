@@ -242,6 +242,8 @@ class Learner:
                 values=t.values,
                 bootstrap_value=t.bootstrap_value,
                 policy_version=t.policy_version,
+                stream=t.actor,
+                seq=t.batch_seq,
             )
             self.algo.add(batch)  # checks that it fits the network; drops it if too stale
         except ValueError as exc:  # a malformed segment is dropped, never fatal

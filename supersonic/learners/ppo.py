@@ -14,6 +14,12 @@ policies (they act with the weights last published), so
 
 One `update()` trains on everything buffered (at least `rollout_steps` transitions) for `epochs`
 passes of shuffled minibatches, then clears the buffer.
+
+With `sil_coef > 0` the update ends with `sil_updates` minibatches of self-imitation
+(`supersonic.learners.self_imitation`): transitions of past finished episodes, drawn in
+proportion to how far their return beats the current value estimate, imitated with the loss
+`sil_coef * (-log pi(a|s) (R - V(s))+ + SIL_VALUE_COEF * (R - V(s))+^2 / 2)`. Segments too stale
+for the PPO objective still feed it (it is off-policy by design).
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ from supersonic.learners.models import (
     build_encoder,
     encoder_keys,
 )
+from supersonic.learners.self_imitation import EpisodeAssembler, SelfImitationBuffer
 
 HIDDEN_CHOICES = ("64,64", "128,128", "256,256")
+SIL_VALUE_COEF = 0.01  # the weight of self-imitation's value term (Oh et al. 2018 use 0.01)
 
 
 def parse_hidden(spec: str) -> tuple[int, ...]:
@@ -142,6 +150,34 @@ class PPO(Algorithm):
         HyperParameter("hidden", "choice", "64,64", choices=HIDDEN_CHOICES, doc="MLP widths"),
         *ENCODER_HPARAMS,
         HyperParameter(
+            "sil_coef",
+            "float",
+            0.0,
+            0.0,
+            10.0,
+            doc="self-imitation loss weight (0: off); replays past episodes that beat V(s)",
+            searched=False,
+        ),
+        HyperParameter(
+            "sil_updates",
+            "int",
+            4,
+            1,
+            256,
+            doc="self-imitation minibatches per update",
+            searched=False,
+        ),
+        HyperParameter(
+            "sil_capacity",
+            "int",
+            16384,
+            64,
+            1 << 20,
+            log=True,
+            doc="transitions kept for self-imitation (the most recent)",
+            searched=False,
+        ),
+        HyperParameter(
             "max_policy_lag",
             "int",
             4,
@@ -180,12 +216,18 @@ class PPO(Algorithm):
         self._inference_generator = torch.Generator().manual_seed(seed + 1)
         self._buffer: list[_Segment] = []
         self.buffered = 0  # transitions waiting for the next update
+        self._episodes = EpisodeAssembler(h["gamma"])
+        self._imitation = SelfImitationBuffer(obs_dim, h["sil_capacity"])
 
     # -- data in -----------------------------------------------------------------------------
 
     def add(self, batch: Batch) -> bool:
         """Buffer a segment with its advantages; False if its policy is too old (counted)."""
-        if not self._admit(batch):
+        admitted = self._admit(batch)
+        if self.hparams["sil_coef"] > 0:
+            for episode in self._episodes.feed(batch):
+                self._imitation.add(episode)
+        if not admitted:
             return False
         advantages, returns = compute_gae(batch, self.hparams["gamma"], self.hparams["gae_lambda"])
         self._buffer.append(
@@ -283,9 +325,47 @@ class PPO(Algorithm):
         self.version += 1
         self.consumed += n
         metrics = {key: total / steps for key, total in sums.items()}
+        if h["sil_coef"] > 0:
+            metrics.update(self._self_imitate())
         metrics["explained_variance"] = _explained_variance(values_np, returns_np)
         metrics["transitions"] = float(n)
         metrics["policy_lag"] = sum(s.lag * len(s.actions) for s in segments) / n
+        return metrics
+
+    def _self_imitate(self) -> dict[str, float]:
+        """`sil_updates` minibatches of self-imitation; its metrics (see the module docstring)."""
+        h = self.hparams
+        if not len(self._imitation):
+            return {"sil_loss": 0.0, "sil_better_share": 0.0, "sil_transitions": 0.0}
+        obs_np, actions_np, returns_np = self._imitation.rows()
+        obs, actions = torch.as_tensor(obs_np), torch.as_tensor(actions_np)
+        returns = torch.as_tensor(returns_np)
+        with torch.no_grad():
+            margin = (returns - self.model.value(obs.to(self._torch_device)).cpu()).clamp(min=0)
+        better = margin.numpy().astype(np.float64)
+        total = float(better.sum())
+        metrics = {
+            "sil_loss": 0.0,
+            "sil_better_share": float((better > 0).mean()),
+            "sil_transitions": float(len(better)),
+        }
+        if total <= 0:
+            return metrics
+        size = min(h["minibatch_size"], int((better > 0).sum()))
+        for _ in range(h["sil_updates"]):
+            index = torch.as_tensor(self._rng.choice(len(better), size=size, p=better / total))
+            logits, values = self.model(obs[index].to(self._torch_device))
+            log_probs = torch.log_softmax(logits, dim=-1)
+            logp = log_probs.gather(1, actions[index].to(self._torch_device).unsqueeze(1))
+            gap = (returns[index].to(self._torch_device) - values).clamp(min=0)
+            policy_loss = -(logp.squeeze(1) * gap.detach()).mean()
+            value_loss = 0.5 * (gap**2).mean()
+            loss = h["sil_coef"] * (policy_loss + SIL_VALUE_COEF * value_loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), h["max_grad_norm"])
+            self.optimizer.step()
+            metrics["sil_loss"] += loss.item() / h["sil_updates"]
         return metrics
 
     # -- weights and checkpoints -----------------------------------------------------------------
