@@ -8,6 +8,9 @@ hand-written one, random search and MetaSchedule, at the same number of measured
    the exported policy (its guided search, `supersonic/launch/knob_search.py`: `trials`
    measured), random search (`trials`), MetaSchedule (`trials`, evolutionary search with its
    cost model, its candidates measured by the same process), the hand-written schedule.
+3. The figures: the default and every method's best schedule measured again `--remeasure`
+   times, round-robin, medians (`tvm_evaluate.remeasure`: the machine's slow phases and the
+   best-of-N bias would otherwise decide a comparison).
 
 Target: the policy's best schedule above 1.5x the default on every workload, and its speedup
 at least 0.9x MetaSchedule's on every workload (within 10% at equal trials, or better).
@@ -35,7 +38,12 @@ from supersonic.envs.tvm.measure import Measurer, MeasureRequest  # noqa: E402
 from supersonic.envs.tvm.schedule import knobs_for  # noqa: E402
 from supersonic.envs.tvm.search import geomean  # noqa: E402
 from supersonic.envs.tvm.workloads import BUILTIN, parse_workload  # noqa: E402
-from supersonic.launch.tvm_evaluate import TvmRow, run_method  # noqa: E402
+from supersonic.launch.tvm_evaluate import (  # noqa: E402
+    REMEASURE_ROUNDS,
+    TvmRow,
+    remeasure,
+    run_method,
+)
 
 QUICK_WORKLOADS = ("bert-attn-bmm",)
 TARGET_OVER_DEFAULT = 1.5
@@ -45,9 +53,12 @@ TARGET_VS_METASCHEDULE = 0.9
 # measured trials when optimizing.
 TRAIN_EPISODES_PER_TRIAL = 8
 SIL_COEF = 1.0
+REWARD = "log_speedup"
 
 
-def search_config(workloads: list[str], episodes: int, actors: int, sil_coef: float) -> str:
+def search_config(
+    workloads: list[str], episodes: int, actors: int, sil_coef: float, reward: str
+) -> str:
     steps = sum(episodes * len(knobs_for(parse_workload(w))) for w in workloads)
     programs = ",".join(workloads)
     return f"""
@@ -69,17 +80,17 @@ baseline_random = false
 name = "ppo"
 algorithm = "ppo"
 state_fn = "loop_features+history+shape"
-reward_fn = "log_speedup"
+reward_fn = "{reward}"
 hyperparameters = {{ rollout_steps = 128, minibatch_size = 64, epochs = 4, lr = 0.001, \
 sil_coef = {sil_coef} }}
 """
 
 
 def run_search(
-    workloads: list[str], episodes: int, actors: int, sil_coef: float, out: Path
+    workloads: list[str], episodes: int, actors: int, sil_coef: float, reward: str, out: Path
 ) -> tuple[Path, float]:
     config = out / "run.toml"
-    config.write_text(search_config(workloads, episodes, actors, sil_coef))
+    config.write_text(search_config(workloads, episodes, actors, sil_coef, reward))
     run_dir = out / "run"
     started = time.monotonic()
     proc = subprocess.run(
@@ -113,6 +124,18 @@ def main() -> None:
         help=f"the PPO candidate's self-imitation weight (default {SIL_COEF}; 0: plain PPO)",
     )
     parser.add_argument(
+        "--reward",
+        default=REWARD,
+        help=f"the PPO candidate's reward function (default {REWARD})",
+    )
+    parser.add_argument(
+        "--remeasure",
+        type=int,
+        default=REMEASURE_ROUNDS,
+        help="rounds of measuring every method's best schedule again, round-robin with the "
+        f"default (default {REMEASURE_ROUNDS}; 0: report the searches' own figures)",
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         default=None,
@@ -133,7 +156,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tvm-") as tmp:
         out = args.keep or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        policy, search_s = run_search(workloads, episodes, args.actors, args.sil_coef, out)
+        policy, search_s = run_search(
+            workloads, episodes, args.actors, args.sil_coef, args.reward, out
+        )
         print(f"search: {search_s:.0f} s", file=sys.stderr)
         methods = ["default", "handwritten", "random", f"policy:{policy}", "metaschedule"]
         rows: list[TvmRow] = []
@@ -143,15 +168,25 @@ def main() -> None:
                 workload = parse_workload(name)
                 default = measurer.measure(MeasureRequest(name, None), 300.0)
                 assert default.seconds is not None, default.error
+                found = []
                 for method in methods:
                     t0 = time.monotonic()
                     row = run_method(
                         method, workload, trials, default.seconds, measurer, population=population
                     )
-                    rows.append(row)
+                    found.append(row)
                     print(
                         f"{name:32s} {method.split(':')[0]:13s} {row.speedup:7.2f}x "
                         f"({time.monotonic() - t0:.0f} s) {row.note}",
+                        file=sys.stderr,
+                    )
+                # The figures: every best schedule and the default measured again, round-robin.
+                for row in remeasure(found, measurer, args.remeasure):
+                    rows.append(row)
+                    searched = next(f for f in found if f.method == row.method).speedup
+                    print(
+                        f"{name:32s} {row.method.split(':')[0]:13s} {row.speedup:7.2f}x "
+                        f"measured again (in the search {searched:.2f}x)",
                         file=sys.stderr,
                     )
         finally:
@@ -180,6 +215,8 @@ def main() -> None:
                 "train_episodes_per_workload": episodes,
                 "metaschedule_population": population,
                 "sil_coef": args.sil_coef,
+                "reward": args.reward,
+                "remeasure_rounds": args.remeasure,
                 "search_seconds": round(search_s, 1),
                 "workloads": per_workload,
                 "policy_min_speedup": round(min(policy_speedups), 3),

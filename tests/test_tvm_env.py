@@ -270,6 +270,43 @@ def test_evaluate_prints_the_per_workload_table(tmp_path: Path) -> None:
     assert rows["random"]["trials"] == 3 and rows["random"]["seconds"] > 0
     # 2 cores, vectorized and parallel: seen here 10x; the unscheduled loop nest is scalar.
     assert rows["handwritten"]["speedup"] > 1.5
+    assert "in the search" in rows["random"]["note"]  # the figure is a new measurement
+    assert "request" not in rows["random"]
+
+
+def test_the_best_schedules_are_measured_again_round_robin() -> None:
+    """`remeasure`: the default and each method's best, `rounds` times each, medians."""
+    from supersonic.launch.tvm_evaluate import TvmRow, remeasure, run_method
+
+    workload = parse_workload("dense:16x32x32")
+    measurer = Measurer()
+    try:
+        default = measurer.measure(MeasureRequest(workload.program, None))
+        assert default.seconds is not None
+        rows = [
+            run_method(method, workload, 2, default.seconds, measurer)
+            for method in ("default", "handwritten", "random")
+        ]
+        failed = TvmRow(workload.program, "broken", default.seconds, None, 2, 2, "")
+        before = measurer.requests
+        again = remeasure([*rows, failed], measurer, rounds=3)
+        # 3 rounds of: the default, the hand-written best, the random best (a row without a
+        # schedule is not measured; the default row is the default's measurement).
+        assert measurer.requests - before == 3 * 3
+    finally:
+        measurer.close()
+    by_method = {r.method: r for r in again}
+    assert by_method["default"].speedup == 1.0
+    assert len({r.default_seconds for r in again}) == 1
+    for method in ("handwritten", "random"):
+        assert by_method[method].seconds is not None
+        assert by_method[method].seconds != next(r for r in rows if r.method == method).seconds
+        assert "in the search" in by_method[method].note
+    assert by_method["broken"].seconds is None
+    assert remeasure(rows, measurer, rounds=0) == rows  # 0 rounds: the searches' figures
+    with pytest.raises(ValueError, match="one workload"):
+        other = run_method("default", parse_workload("tiny-dense"), 1, 1.0, measurer)
+        remeasure([rows[0], other], measurer, rounds=1)
 
 
 def test_the_cli_lists_workloads_and_knobs() -> None:

@@ -71,6 +71,10 @@ def _best_improvement(before: float, after: float, b: Any) -> float:
     return max(0.0, math.log(before / after))
 
 
+def _log_vs_best(before: float, after: float, b: Any) -> float:
+    return math.log(before / after)
+
+
 REWARD_FNS = {
     f.name: f
     for f in (
@@ -80,6 +84,12 @@ REWARD_FNS = {
             "best_improvement",
             _best_improvement,
             "log(best seconds so far on the program / ours), 0 when not better",
+        ),
+        RewardFunction(
+            "log_vs_best",
+            _log_vs_best,
+            "log(best seconds so far on the program / ours): negative when slower than the "
+            "best; on one scale for every program, whatever its attainable speedup",
         ),
     )
 }
