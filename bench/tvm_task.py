@@ -52,12 +52,18 @@ TARGET_VS_METASCHEDULE = 0.9
 # every method: training is the search's cost, paid once per task; the comparison is at equal
 # measured trials when optimizing.
 TRAIN_EPISODES_PER_TRIAL = 8
-SIL_COEF = 1.0
+HPARAMS: dict[str, float] = {
+    "rollout_steps": 128,
+    "minibatch_size": 64,
+    "epochs": 4,
+    "lr": 0.001,
+    "sil_coef": 1.0,
+}
 REWARD = "log_speedup"
 
 
 def search_config(
-    workloads: list[str], episodes: int, actors: int, sil_coef: float, reward: str
+    workloads: list[str], episodes: int, actors: int, hparams: dict[str, float], reward: str
 ) -> str:
     steps = sum(episodes * len(knobs_for(parse_workload(w))) for w in workloads)
     programs = ",".join(workloads)
@@ -81,16 +87,20 @@ name = "ppo"
 algorithm = "ppo"
 state_fn = "loop_features+history+shape"
 reward_fn = "{reward}"
-hyperparameters = {{ rollout_steps = 128, minibatch_size = 64, epochs = 4, lr = 0.001, \
-sil_coef = {sil_coef} }}
+hyperparameters = {{ {", ".join(f"{k} = {v}" for k, v in hparams.items())} }}
 """
 
 
 def run_search(
-    workloads: list[str], episodes: int, actors: int, sil_coef: float, reward: str, out: Path
+    workloads: list[str],
+    episodes: int,
+    actors: int,
+    hparams: dict[str, float],
+    reward: str,
+    out: Path,
 ) -> tuple[Path, float]:
     config = out / "run.toml"
-    config.write_text(search_config(workloads, episodes, actors, sil_coef, reward))
+    config.write_text(search_config(workloads, episodes, actors, hparams, reward))
     run_dir = out / "run"
     started = time.monotonic()
     proc = subprocess.run(
@@ -118,10 +128,12 @@ def main() -> None:
         f"(default {TRAIN_EPISODES_PER_TRIAL} x trials)",
     )
     parser.add_argument(
-        "--sil-coef",
-        type=float,
-        default=SIL_COEF,
-        help=f"the PPO candidate's self-imitation weight (default {SIL_COEF}; 0: plain PPO)",
+        "--hparam",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override one of the PPO candidate's hyperparameters (default {HPARAMS}); "
+        "e.g. --hparam sil_coef=0 for plain PPO",
     )
     parser.add_argument(
         "--reward",
@@ -148,6 +160,12 @@ def main() -> None:
         help="MetaSchedule's evolutionary population (default 512, its own; --quick 64)",
     )
     args = parser.parse_args()
+    hparams = dict(HPARAMS)
+    for item in args.hparam:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--hparam takes KEY=VALUE, got {item!r}")
+        hparams[key.strip()] = float(value) if "." in value or "e" in value else int(value)
     workloads = list(QUICK_WORKLOADS) if args.quick else [w.name for w in BUILTIN]
     trials = args.trials or (4 if args.quick else 16)
     episodes = args.train_episodes or TRAIN_EPISODES_PER_TRIAL * trials
@@ -156,9 +174,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tvm-") as tmp:
         out = args.keep or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        policy, search_s = run_search(
-            workloads, episodes, args.actors, args.sil_coef, args.reward, out
-        )
+        policy, search_s = run_search(workloads, episodes, args.actors, hparams, args.reward, out)
         print(f"search: {search_s:.0f} s", file=sys.stderr)
         methods = ["default", "handwritten", "random", f"policy:{policy}", "metaschedule"]
         rows: list[TvmRow] = []
@@ -214,7 +230,7 @@ def main() -> None:
                 "trials": trials,
                 "train_episodes_per_workload": episodes,
                 "metaschedule_population": population,
-                "sil_coef": args.sil_coef,
+                "hyperparameters": hparams,
                 "reward": args.reward,
                 "remeasure_rounds": args.remeasure,
                 "search_seconds": round(search_s, 1),
