@@ -1,5 +1,5 @@
-"""The machine's timing lock: a measuring process times nothing while another one holds it,
-and a holder that dies releases it."""
+"""The machine's timing lock: a measuring process times nothing while another one holds it or
+compiles, compiles overlap each other, and a holder that dies releases it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from supersonic.envs.timing_lock import LOCK_ENV, exclusive_timing, lock_path
+from supersonic.envs.timing_lock import LOCK_ENV, exclusive_timing, lock_path, shared_work
 from supersonic.envs.tvm.measure import Measurer, MeasureRequest
 
 
@@ -69,5 +69,37 @@ def test_a_holder_that_dies_releases_the_lock(lock_file: Path) -> None:
             assert waited < 5.0
         assert time.monotonic() - started < 5.0
     finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+def test_a_timed_run_waits_for_compiles_and_compiles_overlap(lock_file: Path) -> None:
+    """Another process compiling (the lock held shared): this process may compile too, but a
+    measurement cannot time its run until the compile ends."""
+    measurer = Measurer()
+    request = MeasureRequest("tiny-dense", None, repeat=1, min_repeat_ms=0)
+    assert measurer.measure(request).ok  # the worker is up before the compile starts
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom supersonic.envs.timing_lock import shared_work\n"
+            "with shared_work():\n    print('held', flush=True)\n    time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with shared_work() as waited:
+            assert waited < 5.0  # compiles overlap
+        blocked = measurer.measure(request, timeout_s=3.0)
+        assert not blocked.ok and blocked.error is not None and "timeout" in blocked.error
+        holder.kill()
+        holder.wait(10)
+        after = measurer.measure(request)
+        assert after.ok, after.error
+    finally:
+        measurer.close()
         if holder.poll() is None:
             holder.kill()

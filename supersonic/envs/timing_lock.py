@@ -6,7 +6,17 @@ reads as up to twice as slow as it is, so the policy learns that parallel code d
 (and the figures of a run depend on what else was being timed). Autotuners serialize their
 runs per device for this reason (TVM's RPC tracker hands a board to one measurement at a
 time); here the measuring processes of one machine take an exclusive `flock` on one file
-around the timed part only: compiling and checking a result still overlap.
+around the timed part.
+
+Compiling is CPU work too, and it is the worse neighbour: a parallel loop's threads meet at a
+barrier after every region, so with one core taken by another actor's compiler the barrier
+waits for the kernel to schedule the second thread. A bench run's final evaluation measured
+every schedule of every workload at 6.7-8.0 ms while the other actor compiled (the batch
+matmul's best schedule, 0.03 ms alone; the unscheduled depthwise convolution 0.24 ms instead
+of 0.12), and training rewards had the same noise. So the work that must not overlap a timed
+run (building a schedule and checking its result) holds the lock *shared* (`shared_work`):
+compiles overlap each other, a timed run waits until none is running, and none starts while
+one is timed.
 
 The lock is released by the kernel when its holder dies, so a measuring process killed at
 its timeout never leaves the others waiting. The file is per machine (the system's temporary
@@ -38,7 +48,22 @@ def lock_path() -> Path | None:
 
 @contextmanager
 def exclusive_timing() -> Iterator[float]:
-    """Hold the machine's timing lock for the `with` body; yields the seconds waited for it."""
+    """Hold the machine's timing lock alone for the `with` body (a timed run); yields the
+    seconds waited for it."""
+    with _locked(fcntl.LOCK_EX) as waited:
+        yield waited
+
+
+@contextmanager
+def shared_work() -> Iterator[float]:
+    """Hold the machine's timing lock shared for the `with` body (CPU work that may overlap
+    other such work but no timed run: compiling, checking); yields the seconds waited."""
+    with _locked(fcntl.LOCK_SH) as waited:
+        yield waited
+
+
+@contextmanager
+def _locked(operation: int) -> Iterator[float]:
     path = lock_path()
     if path is None:
         yield 0.0
@@ -46,7 +71,7 @@ def exclusive_timing() -> Iterator[float]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         started = time.monotonic()
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, operation)
         yield time.monotonic() - started
     finally:
         os.close(fd)  # closing the last descriptor releases the lock

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from supersonic.envs.timing_lock import exclusive_timing
+from supersonic.envs.timing_lock import exclusive_timing, shared_work
 from supersonic.envs.tvm.measure import Measurement, Measurer, _Duplex, usable_cores
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -142,16 +142,18 @@ class Worker:
 
         program = parse_program(request.program)
         try:
-            prepared = self.prepare(program)
-            pipeline, out, build_s = self.compile(
-                program, request.chosen, request.autoscheduler, request.target
-            )
+            with shared_work():  # no compiling while another process times a run
+                prepared = self.prepare(program)
+                pipeline, out, build_s = self.compile(
+                    program, request.chosen, request.autoscheduler, request.target
+                )
         except Exception as exc:  # a Halide error: the schedule does not compile
             what = "autoscheduler failed" if request.autoscheduler else "build failed"
             return Measurement(None, f"{what}: {_one_line(exc)}")
         try:
-            pipeline.realize(out)
-            got = np.asarray(out).astype(np.float64)
+            with shared_work():
+                pipeline.realize(out)
+                got = np.asarray(out).astype(np.float64)
             reference = prepared.reference.astype(np.float64)
             max_error = float(np.max(np.abs(got - reference))) if got.size else 0.0
             tolerance = program.spec.atol

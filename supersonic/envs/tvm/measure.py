@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from supersonic.envs.timing_lock import exclusive_timing
+from supersonic.envs.timing_lock import exclusive_timing, shared_work
 
 DEFAULT_TIMEOUT_S = 20.0
 STARTUP_TIMEOUT_S = 120.0  # importing TVM on a loaded machine
@@ -227,39 +227,45 @@ def run_request(request: MeasureRequest, cache: dict[str, Any] | None = None) ->
     cache = {} if cache is None else cache
     workload = parse_workload(request.program)
     started = time.monotonic()
-    try:
-        if request.trace is not None:
-            module = replay_trace(workload, request.trace)
-        elif request.module is not None:
-            module = load_module(request.module)
-        elif request.chosen is None:
-            module = tvm.IRModule({"main": workload.prim_func()})
-        else:
-            module = apply(Decisions.of(workload, request.chosen))
-        target = tvm.target.Target(json.loads(request.target) if request.target else host_target())
-        executable = tvm.compile(module, target=target)
-    except Exception as exc:  # any TVM error: the schedule does not build
-        return Measurement(None, f"build failed: {_one_line(exc)}")
-    build_s = time.monotonic() - started
-    dev = tvm.cpu()
-    key = request.program
-    if key not in cache:
-        inputs = workload.inputs()
-        reference = workload.reference(inputs)
-        cache[key] = (inputs, reference)
-    inputs, reference = cache[key]
-    args = [tvm.runtime.tensor(x, dev) for x in inputs]
-    args.append(tvm.runtime.tensor(np.zeros(reference.shape, np.float32), dev))
-    try:
-        func = executable.mod["main"]
-        func(*args)
-        got = args[-1].numpy()
-        max_error = float(np.max(np.abs(got - reference))) if got.size else 0.0
-        scale = max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)
-        if request.check and not np.allclose(got, reference, rtol=RTOL, atol=RTOL * scale):
-            return Measurement(
-                None, f"wrong result: max |ours - numpy| = {max_error:.3g}", build_s, max_error
+    with shared_work():  # no compiling while another process times a run (see timing_lock)
+        try:
+            if request.trace is not None:
+                module = replay_trace(workload, request.trace)
+            elif request.module is not None:
+                module = load_module(request.module)
+            elif request.chosen is None:
+                module = tvm.IRModule({"main": workload.prim_func()})
+            else:
+                module = apply(Decisions.of(workload, request.chosen))
+            target = tvm.target.Target(
+                json.loads(request.target) if request.target else host_target()
             )
+            executable = tvm.compile(module, target=target)
+        except Exception as exc:  # any TVM error: the schedule does not build
+            return Measurement(None, f"build failed: {_one_line(exc)}")
+        build_s = time.monotonic() - started
+        dev = tvm.cpu()
+        key = request.program
+        if key not in cache:
+            inputs = workload.inputs()
+            reference = workload.reference(inputs)
+            cache[key] = (inputs, reference)
+        inputs, reference = cache[key]
+        args = [tvm.runtime.tensor(x, dev) for x in inputs]
+        args.append(tvm.runtime.tensor(np.zeros(reference.shape, np.float32), dev))
+        try:
+            func = executable.mod["main"]
+            func(*args)
+            got = args[-1].numpy()
+        except Exception as exc:
+            return Measurement(None, f"run failed: {_one_line(exc)}", build_s)
+    max_error = float(np.max(np.abs(got - reference))) if got.size else 0.0
+    scale = max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)
+    if request.check and not np.allclose(got, reference, rtol=RTOL, atol=RTOL * scale):
+        return Measurement(
+            None, f"wrong result: max |ours - numpy| = {max_error:.3g}", build_s, max_error
+        )
+    try:
         evaluator = executable.mod.time_evaluator(
             "main", dev, number=1, repeat=request.repeat, min_repeat_ms=request.min_repeat_ms
         )
