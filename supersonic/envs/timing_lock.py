@@ -8,15 +8,14 @@ runs per device for this reason (TVM's RPC tracker hands a board to one measurem
 time); here the measuring processes of one machine take an exclusive `flock` on one file
 around the timed part.
 
-Compiling is CPU work too, and it is the worse neighbour: a parallel loop's threads meet at a
-barrier after every region, so with one core taken by another actor's compiler the barrier
-waits for the kernel to schedule the second thread. A bench run's final evaluation measured
-every schedule of every workload at 6.7-8.0 ms while the other actor compiled (the batch
-matmul's best schedule, 0.03 ms alone; the unscheduled depthwise convolution 0.24 ms instead
-of 0.12), and training rewards had the same noise. So the work that must not overlap a timed
-run (building a schedule and checking its result) holds the lock *shared* (`shared_work`):
-compiles overlap each other, a timed run waits until none is running, and none starts while
-one is timed.
+Compiling is CPU work too: a parallel loop's threads meet at a barrier after every region, so
+with one core taken by another actor's compiler the barrier waits for the kernel to schedule
+the second thread. So the work that must not overlap a timed run (building a schedule and
+checking its result) holds the lock *shared* (`shared_work`): compiles overlap each other, a
+timed run waits until none is running, and none starts while one is timed. (What prompted
+it: search evaluations that measured parallel schedules at 6-8 ms which take 0.03-0.4 ms
+alone. The anomaly was seen again after this change, so its cause is not found; see
+docs/tvm-task.md, Measuring.)
 
 The lock is released by the kernel when its holder dies, so a measuring process killed at
 its timeout never leaves the others waiting. The file is per machine (the system's temporary
