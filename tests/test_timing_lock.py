@@ -14,6 +14,16 @@ from supersonic.envs.timing_lock import LOCK_ENV, exclusive_timing, lock_path, s
 from supersonic.envs.tvm.measure import Measurer, MeasureRequest
 
 
+def hold(how: str) -> subprocess.Popen[str]:
+    """Another process holding the lock by `how` (a context manager of timing_lock) until
+    killed; it prints "held" once it has it."""
+    code = (
+        f"import time\nfrom supersonic.envs.timing_lock import {how}\n"
+        f"with {how}():\n    print('held', flush=True)\n    time.sleep(600)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
 @pytest.fixture
 def lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "timing.lock"
@@ -50,16 +60,7 @@ def test_a_measurement_waits_while_another_process_times(lock_file: Path) -> Non
 
 
 def test_a_holder_that_dies_releases_the_lock(lock_file: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nfrom supersonic.envs.timing_lock import exclusive_timing\n"
-            "with exclusive_timing():\n    print('held', flush=True)\n    time.sleep(600)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold("exclusive_timing")
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         holder.kill()
@@ -79,16 +80,7 @@ def test_a_timed_run_waits_for_compiles_and_compiles_overlap(lock_file: Path) ->
     measurer = Measurer()
     request = MeasureRequest("tiny-dense", None, repeat=1, min_repeat_ms=0)
     assert measurer.measure(request).ok  # the worker is up before the compile starts
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nfrom supersonic.envs.timing_lock import shared_work\n"
-            "with shared_work():\n    print('held', flush=True)\n    time.sleep(600)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold("shared_work")
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with shared_work() as waited:
