@@ -193,7 +193,7 @@ def remeasure(rows: Sequence[TvmRow], measurer: Measurer, rounds: int) -> list[T
         for i in times:
             request = rows[i].request
             assert request is not None
-            if request.chosen is None and request.trace is None:
+            if _unscheduled(request):
                 continue  # the default row: timed above
             m = measurer.measure(request)
             if m.seconds is not None:
@@ -205,7 +205,7 @@ def remeasure(rows: Sequence[TvmRow], measurer: Measurer, rounds: int) -> list[T
     for i, row in enumerate(rows):
         searched = f"in the search {row.seconds * 1e3:.4f} ms" if row.seconds else ""
         note = "; ".join(n for n in (row.note, searched) if n)
-        if row.request is not None and row.request.chosen is None and row.request.trace is None:
+        if row.request is not None and _unscheduled(row.request):
             out.append(replace(row, seconds=default_s, default_seconds=default_s))
         elif times.get(i):
             seconds = statistics.median(times[i])
@@ -216,6 +216,11 @@ def remeasure(rows: Sequence[TvmRow], measurer: Measurer, rounds: int) -> list[T
         else:
             out.append(replace(row, default_seconds=default_s))
     return out
+
+
+def _unscheduled(request: MeasureRequest) -> bool:
+    """Whether `request` measures the unscheduled program (no knobs, trace or module)."""
+    return request.chosen is None and request.trace is None and request.module is None
 
 
 def _knobs(chosen: Sequence[int]) -> str:

@@ -216,15 +216,19 @@ class PPO(Algorithm):
         self._inference_generator = torch.Generator().manual_seed(seed + 1)
         self._buffer: list[_Segment] = []
         self.buffered = 0  # transitions waiting for the next update
-        self._episodes = EpisodeAssembler(h["gamma"])
-        self._imitation = SelfImitationBuffer(obs_dim, h["sil_capacity"])
+        # Self-imitation's memory, only when it is on (`sil_coef` > 0).
+        self._episodes: EpisodeAssembler | None = None
+        self._imitation: SelfImitationBuffer | None = None
+        if h["sil_coef"] > 0:
+            self._episodes = EpisodeAssembler(h["gamma"])
+            self._imitation = SelfImitationBuffer(obs_dim, h["sil_capacity"])
 
     # -- data in -----------------------------------------------------------------------------
 
     def add(self, batch: Batch) -> bool:
         """Buffer a segment with its advantages; False if its policy is too old (counted)."""
         admitted = self._admit(batch)
-        if self.hparams["sil_coef"] > 0:
+        if self._episodes is not None and self._imitation is not None:
             for episode in self._episodes.feed(batch):
                 self._imitation.add(episode)
         if not admitted:
@@ -335,7 +339,7 @@ class PPO(Algorithm):
     def _self_imitate(self) -> dict[str, float]:
         """`sil_updates` minibatches of self-imitation; its metrics (see the module docstring)."""
         h = self.hparams
-        if not len(self._imitation):
+        if self._imitation is None or not len(self._imitation):
             return {"sil_loss": 0.0, "sil_better_share": 0.0, "sil_transitions": 0.0}
         obs_np, actions_np, returns_np = self._imitation.rows()
         obs, actions = torch.as_tensor(obs_np), torch.as_tensor(actions_np)
