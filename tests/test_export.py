@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -110,6 +111,38 @@ def test_policy_file_holds_no_pickle(tmp_path: Path) -> None:
         save_policy_file(tmp_path / "o.npz", arch, {"x": np.array([{}], dtype=object)})
 
 
+def test_the_export_carries_the_best_results_that_passed_validation(tmp_path: Path) -> None:
+    arch, tensors = _mlp(np.random.default_rng(2))
+    policy_file = tmp_path / "v3.npz"
+    save_policy_file(policy_file, arch, tensors)
+    rows = [
+        {"program": "a", "candidate": "c", "policy_version": 3, "metric": 2.0,
+         "details": {"chosen": "1 2"}, "validation": "valid: same output as numpy"},
+        {"program": "b", "candidate": "c", "policy_version": 2, "metric": 9.0,
+         "details": {"chosen": "4 4"}, "validation": "INVALID: wrong result"},
+        {"program": "d", "candidate": "c", "policy_version": 2, "metric": 1.0,
+         "details": {}, "validation": ""},
+    ]  # fmt: skip
+    spec = CandidateSpec(name="c", algorithm="ppo", state_fn="raw", reward_fn="env")
+    best = export_best(
+        tmp_path, task="cartpole", spec=spec, policy_file=policy_file, scores={},
+        episode_length=10, validation_programs=["a", "b", "d"], best_results=rows,
+    )  # fmt: skip
+    exported = load_policy(best)
+    assert list(exported.best_results) == ["a"]
+    assert exported.best_results["a"]["details"] == {"chosen": "1 2"}
+    (best / "best_results.json").write_text('{"format": 1, "results": {"a": 3}}')
+    with pytest.raises(ValueError, match="needs a 'details' object") as err:
+        load_policy(best)
+    assert "\n" not in str(err.value)
+    # None passed validation (or none given): no file, and an empty mapping when loaded.
+    export_best(
+        tmp_path, task="cartpole", spec=spec, policy_file=policy_file, scores={},
+        episode_length=10, validation_programs=["a"], best_results=rows[1:],
+    )  # fmt: skip
+    assert not (best / "best_results.json").exists() and load_policy(best).best_results == {}
+
+
 # ----------------------------------------------------------------------------- the learner
 def _segment(learner: object, n: int, seq: int, rng: np.random.Generator) -> Transitions:
     version = learner.algo.version  # type: ignore[attr-defined]
@@ -201,6 +234,41 @@ def test_learner_without_checkpoint_dir_saves_nothing(tmp_path: Path) -> None:
     finally:
         learner._shutdown()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_learner_at_its_budget_waits_instead_of_spinning_on_queued_segments(
+    tmp_path: Path,
+) -> None:
+    """Segments it will not take stay readable on the socket; polling it anyway returned at
+    once every turn, a busy loop on one core through every evaluation at a budget (which
+    slowed the TVM and Halide measurements of that evaluation 10-240x)."""
+    import zmq
+
+    from supersonic.learners.learner import Learner, LearnerOptions
+    from supersonic.protocol.transport import Channel
+
+    spec = CandidateSpec(name="ppo-raw", algorithm="ppo", state_fn="raw", reward_fn="env")
+    learner = Learner(LearnerOptions(connect="tcp://127.0.0.1:9", task="cartpole", candidate=spec))
+    push = learner.ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 0)
+    push.connect(learner.transitions_endpoint)
+    try:
+        learner.link.connect()
+        learner.budget = 0  # reached: TRAIN_UNTIL 0
+        Channel(push, "test-actor").send(_segment(learner, 8, 0, np.random.default_rng(0)))
+        assert learner.pull.socket.poll(5000, zmq.POLLIN)  # the segment is queued
+        turns, started = 0, time.monotonic()
+        while time.monotonic() - started < 1.0:
+            learner._pump(200)
+            turns += 1
+        assert turns <= 6  # each turn waited its 200 ms (a spinning loop makes thousands)
+        assert learner.received == 0 and learner.pull.socket.poll(0, zmq.POLLIN)  # not taken
+        learner.budget = None  # a new budget: the queued segment is taken at the next turn
+        learner._pump(200)
+        assert learner.received == 8
+    finally:
+        push.close()
+        learner._shutdown()
 
 
 # ------------------------------------------------------------------------------ end to end

@@ -36,6 +36,7 @@ from supersonic.protocol.messages import (
     MESSAGE_TYPES,
     PROTOCOL_VERSION,
     Assign,
+    BestFound,
     Bye,
     CandidateSpec,
     EvalRequest,
@@ -181,6 +182,13 @@ EXAMPLES: list[Message] = [
         metrics=[1.0299, 1.0222],
         details=[{"ir": 301, "ir_o0": 420, "ir_oz": 310}, {"ir": 812, "ir_o0": 1003, "ir_oz": 830}],
         env_steps=90,
+    ),
+    BestFound(
+        candidate=SPEC.name,
+        program="bert-attn-bmm",
+        policy_version=9,
+        metric=61.8,
+        details={"speedup": 61.8, "seconds": 2.9e-05, "chosen": "2 2 32 8 1 1 1 16 1"},
     ),
     TrainUntil(candidate=SPEC.name, env_steps=18_000),
     Score(candidate=SPEC.name, policy_version=12, score=1.026, stage="b18000"),
@@ -497,7 +505,7 @@ def test_a_version_3_peer_gets_the_same_clean_refusal() -> None:
     with pytest.raises(VersionMismatch) as info:
         decode(hello)
     assert info.value.header == Header(v=3, t="HELLO", src="actor-v3", seq=0)
-    assert PROTOCOL_VERSION == 5  # 5: ASSIGN env_options
+    assert PROTOCOL_VERSION == 6  # 5: ASSIGN env_options; 6: BEST_FOUND, INFER_REQUEST choices
 
 
 def test_version_mismatch_is_counted_by_the_decoder() -> None:

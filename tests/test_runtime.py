@@ -137,17 +137,26 @@ def test_the_best_result_per_program_is_recorded_and_validated(
     learning_run: tuple[Path, dict],
 ) -> None:
     """Every validation program's best result is in the ledger with the passes that reach it;
-    replaying them gives the recorded IR count and a program that behaves as at -O0."""
-    _, results = learning_run
+    replaying them gives the recorded IR count and a program that behaves as at -O0. It is
+    the best of the evaluations and of the training episodes the actors offered (BEST_FOUND):
+    seen here, 0.946 from training on a program whose best evaluation reached 0.819."""
+    run_dir, results = learning_run
     best = results["best_results"]
     assert len(best) == 6
+    found = [e for e in events_of(run_dir, "supervisor") if e["event"] == "best_found"]
     for row in best:
         details = row["details"]
-        assert row["metric"] == max(
+        evaluated = max(
             c["scores"][stage]["metrics"][c["scores"][stage]["programs"].index(row["program"])]
             for c in results["candidates"]
             for stage in c["scores"]
         )
+        assert row["metric"] >= evaluated
+        if row["metric"] > evaluated:  # then a training episode found it
+            assert any(
+                e["program"] == row["program"] and abs(e["metric"] - row["metric"]) < 1e-4
+                for e in found
+            ), row
         if details["ir"] < details["ir_o0"]:
             assert details["passes"], row
         assert row["validation"].startswith(("valid:", "unchecked:")), row

@@ -72,9 +72,39 @@ def test_a_short_search_finds_a_valid_schedule_faster_than_the_default(run_dir: 
     assert candidate["scores"]["final"]["policy_version"] >= 1
 
 
+def test_the_best_result_counts_what_training_measured_and_ships_with_the_export(
+    run_dir: Path,
+) -> None:
+    """Every training episode measures a schedule: an actor offers each of its new bests
+    (BEST_FOUND), so the run's best result is the best of all of them and of the
+    evaluations; the validated one travels in the export for the guided search."""
+    results = json.loads((run_dir / "results.json").read_text())
+    (best,) = results["best_results"]
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").open()]
+    found = [e for e in events if e["event"] == "best_found"]
+    assert found and all(e["program"] == WORKLOAD for e in found)
+    evaluated = [e for e in events if e["event"] == "candidate_score"]
+    assert evaluated
+    assert best["metric"] >= max(e["metrics"][0] for e in evaluated)
+    assert best["metric"] >= max(e["metric"] for e in found) - 1e-4  # (logged to 4 places)
+    exported = json.loads((run_dir / "best" / "best_results.json").read_text())
+    assert exported["format"] == 1
+    row = exported["results"][WORKLOAD]
+    assert row["details"] == best["details"] and row["validation"] == best["validation"]
+
+
+def test_the_policy_search_starts_from_the_exported_best_schedule(run_dir: Path) -> None:
+    results = json.loads((run_dir / "results.json").read_text())
+    (best,) = results["best_results"]
+    found = search_with_policy(str(run_dir / "best"), WORKLOAD, 2, default_seconds=1.0)
+    assert found.measured[0] == tuple(int(v) for v in best["details"]["chosen"].split())
+    assert len(set(found.measured)) == 2  # then the policy's argmax, or its next-best
+
+
 def test_the_policy_search_never_measures_a_schedule_twice(run_dir: Path) -> None:
     """A trained policy is sure of most knobs: sampled whole, it repeats schedules. The guided
-    search spends each trial on a new one (and its first is the policy's argmax schedule)."""
+    search spends each trial on a new one (after the export's best schedule, the policy's
+    argmax one)."""
     found = search_with_policy(str(run_dir / "best"), WORKLOAD, 5, default_seconds=1.0)
     assert found.trials == 5 and len(found.measured) == 5
     assert len(set(found.measured)) == 5, found.measured

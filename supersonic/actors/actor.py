@@ -47,6 +47,7 @@ from supersonic.protocol.forward import EventForwarder
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
+    BestFound,
     Bye,
     CandidateSpec,
     EvalRequest,
@@ -158,6 +159,8 @@ class _Work:
         self.obs: np.ndarray | None = None  # None: start a new episode at the next step
         self.first_reset = True  # the first reset seeds the env (tasks with random starts)
         self.episode_return = 0.0
+        self.program = ""  # the program of the episode under way
+        self.best_found: dict[str, float] = {}  # per program, the best training episode's metric
         self.last_weights_request = 0.0
         self.stream = True  # False: build no segments at all (benchmarks of the env alone)
 
@@ -437,6 +440,7 @@ class Actor:
         w.obs = w.state_fn(raw)
         w.scorer.start(info)
         w.episode_return = 0.0
+        w.program = program
 
     def _step(self) -> None:
         w = self.work
@@ -474,10 +478,29 @@ class Actor:
             seg.episode_returns.append(w.episode_return)
             seg.episode_scores.append(w.scorer.score())
             w.obs = None
+            if "failure" not in info:
+                self._offer_best(w, seg.episode_scores[-1])
         else:
             w.obs = w.state_fn(raw)
         if w.stream and len(seg) >= w.assign.batch_size and not remote:
             self._flush(w)  # (central: flushed at the next step, with the value it brings)
+
+    def _offer_best(self, w: _Work, metric: float) -> None:
+        """Send BEST_FOUND when this episode beats every earlier one on its program (each
+        offer beats the last, so there are few of them): the search's best results include
+        what it measured while training, not only its evaluations."""
+        if not w.program or metric <= w.best_found.get(w.program, float("-inf")):
+            return
+        w.best_found[w.program] = metric
+        self.link.send(
+            BestFound(
+                candidate=w.spec.name,
+                program=w.program,
+                policy_version=w.version,
+                metric=float(metric),
+                details=dict(w.scorer.details()),
+            )
+        )
 
     def _inference_answered(self, w: _Work, value: float) -> None:
         """After a central answer: a new version or a full segment ends the segment, with the

@@ -14,6 +14,11 @@ An **export** is a directory (`RUN_DIR/best/`, written by `supersonic.launch.exp
     scores.json   the candidate's recorded scores ({"final": {"score": ..., ...}, ...}); a
                   search's export adds "exported": the evaluation whose policy this is (its
                   best-scoring one, not always its last)
+    best_results.json  (optional) the search's best result per validation program that
+                  passed validation, whichever candidate or training episode found it:
+                  {"format": 1, "results": {PROGRAM: {"metric": ..., "details": {...},
+                  "candidate": ..., "policy_version": ..., "validation": "valid: ..."}}};
+                  a schedule task's guided search starts from it (`knob_search`)
 
 `load_policy(path)` turns one into an `ExportedPolicy`, which acts and evaluates exactly as an
 actor does during the search's evaluations, so it reproduces the recorded score of its
@@ -41,6 +46,8 @@ from supersonic.protocol.policy_file import (
 POLICY_FILE = "policy.npz"
 SPEC_FILE = "spec.json"
 SCORES_FILE = "scores.json"
+BEST_RESULTS_FILE = "best_results.json"
+BEST_RESULTS_FORMAT = 1
 EXPORT_FORMAT = 1
 
 
@@ -59,6 +66,8 @@ class ExportedPolicy:
     reward_fn: RewardFunction
     policy: NumpyPolicy
     scores: dict[str, Any] = field(default_factory=dict)
+    # The search's validated best result per program (best_results.json), by program.
+    best_results: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Acting is deterministic (argmax): the generator is never drawn from, as in evaluations.
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
@@ -185,7 +194,22 @@ def load_policy(path: str | os.PathLike[str]) -> ExportedPolicy:
             f"actions; state function {state_fn.name} gives {state_fn.dim} and task "
             f"{task.name} has {task.n_actions} actions"
         )
-    return ExportedPolicy(directory, spec, task, state_fn, reward_fn, policy, scores)
+    best_path = directory / BEST_RESULTS_FILE
+    best = _read_best_results(best_path) if best_path.exists() else {}
+    return ExportedPolicy(directory, spec, task, state_fn, reward_fn, policy, scores, best)
+
+
+def _read_best_results(path: Path) -> dict[str, dict[str, Any]]:
+    document = _read_json(path, "best results")
+    results = document.get("results")
+    if document.get("format") != BEST_RESULTS_FORMAT or not isinstance(results, dict):
+        raise ValueError(
+            f'{path}: expected {{"format": {BEST_RESULTS_FORMAT}, "results": {{...}}}}'
+        )
+    for program, row in results.items():
+        if not isinstance(row, dict) or not isinstance(row.get("details"), dict):
+            raise ValueError(f"{path}: the result of {program!r} needs a 'details' object")
+    return results
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

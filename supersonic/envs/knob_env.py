@@ -213,6 +213,15 @@ class KnobScheduleEnv(gym.Env[Any, Any]):
 
 
 # ---------------------------------------------------------------- the tasks' shared parts
+def recorded_schedule(details: Mapping[str, Any]) -> tuple[int, ...]:
+    """The knob values a result's details record (`chosen`, space-separated); () when it
+    records none or they are not integers."""
+    try:
+        return tuple(int(v) for v in str(details.get("chosen", "")).split())
+    except ValueError:
+        return ()
+
+
 def validate_schedule(
     make_measurer: Callable[[], Any],
     request: Callable[[tuple[int, ...]], Any],
@@ -221,7 +230,7 @@ def validate_schedule(
 ) -> str:
     """Rebuild a recorded result's schedule (`details["chosen"]`) in a fresh measuring process
     and compare its output with `what` (numpy, the reference)."""
-    chosen = tuple(int(v) for v in str(details.get("chosen", "")).split())
+    chosen = recorded_schedule(details)
     if not chosen:
         return "unchecked: no schedule recorded"
     measurer = make_measurer()

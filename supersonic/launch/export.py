@@ -18,7 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from supersonic.actors.exported import EXPORT_FORMAT, POLICY_FILE, SCORES_FILE, SPEC_FILE
+from supersonic.actors.exported import (
+    BEST_RESULTS_FILE,
+    BEST_RESULTS_FORMAT,
+    EXPORT_FORMAT,
+    POLICY_FILE,
+    SCORES_FILE,
+    SPEC_FILE,
+)
 from supersonic.protocol.messages import CandidateSpec
 from supersonic.protocol.policy_file import load_policy_file
 
@@ -58,11 +65,14 @@ def export_best(
     episode_length: int,
     validation_programs: list[str],
     policy_version: int | None = None,
+    best_results: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write `run_dir/best/` (replacing an older one) and return it.
 
     `policy_file` is the winner's saved policy (`checkpoints/NAME/policies/vN.npz`); it is
-    checked to load. `policy_version` defaults to the N of its name.
+    checked to load. `policy_version` defaults to the N of its name. `best_results`: the
+    ledger's rows (`Ledger.best_results`); those that passed validation go into
+    best_results.json.
     """
     policy_file = Path(policy_file)
     load_policy_file(policy_file)  # refuse to export something that cannot be loaded
@@ -90,6 +100,15 @@ def export_best(
     shutil.copyfile(policy_file, tmp / POLICY_FILE)
     (tmp / SPEC_FILE).write_text(json.dumps(document, indent=2) + "\n")
     (tmp / SCORES_FILE).write_text(json.dumps(scores, indent=2) + "\n")
+    valid = {
+        row["program"]: {k: row[k] for k in ("metric", "details", "candidate", "policy_version")}
+        | {"validation": row["validation"]}
+        for row in best_results or []
+        if str(row.get("validation", "")).startswith("valid")
+    }
+    if valid:
+        document = {"format": BEST_RESULTS_FORMAT, "results": valid}
+        (tmp / BEST_RESULTS_FILE).write_text(json.dumps(document, indent=2) + "\n")
     if best.exists():
         best.rename(old)
     tmp.rename(best)

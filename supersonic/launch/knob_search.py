@@ -7,7 +7,12 @@ the same schedule several times in 16 trials) and never look next to the best on
 search here, like the evolutionary searches of schedule tuners, alternates exploration with
 local moves, and uses the policy for both:
 
-1. trial 1 is the policy's own (argmax) schedule, as in the search's evaluations;
+1. trial 1 is the search's best schedule for this program, when the export carries one
+   (`best_results.json`: the best result per validation program found by the search, in its
+   evaluations or its training episodes, that passed validation), then the policy's own
+   (argmax) schedule, as in the search's evaluations. A search on a program measures
+   hundreds of schedules while it trains; the best of them is what an autotuner's record
+   would hand over, and the trials here continue from it rather than start over;
 2. then each trial is, with probability `mutate_share` (once a schedule has been measured),
    a *mutation* of the best schedule so far: one or two of its knobs, picked uniformly, are
    re-decided by sampling the policy at that point of the episode (its observation then holds
@@ -35,6 +40,7 @@ import numpy as np
 
 from supersonic.actors.exported import ExportedPolicy, load_policy
 from supersonic.actors.policy import log_softmax
+from supersonic.envs.knob_env import recorded_schedule
 from supersonic.envs.tvm.measure import Measurement
 from supersonic.envs.tvm.search import SearchResult
 
@@ -62,19 +68,41 @@ def search_with_policy(
     env = exported.make_env(program, 0)  # 0: every knob is decided
     seen: set[tuple[int, ...]] = set()
     try:
+        known = known_schedule(exported, program, env)
+        argmax_trial = 0 if known is None else 1  # the known best goes first
         for trial in range(trials):
-            if trial == 0:
-                mode = "argmax"
-            elif result.seconds is not None and rng.random() < mutate_share:
-                mode = "mutate"
+            if known is not None and trial == 0:
+                chosen, info = _step_through(env, program, known)
             else:
-                mode = "sample"
-            chosen, info = _episode(env, exported, program, rng, mode, result.chosen, seen)
+                if trial == argmax_trial:
+                    mode = "argmax"
+                elif result.seconds is not None and rng.random() < mutate_share:
+                    mode = "mutate"
+                else:
+                    mode = "sample"
+                chosen, info = _episode(env, exported, program, rng, mode, result.chosen, seen)
             seen.add(chosen)
             result.offer(chosen, _as_measurement(info))
     finally:
         env.close()
     return result
+
+
+def known_schedule(exported: ExportedPolicy, program: str, env: Any) -> tuple[int, ...] | None:
+    """The export's validated best schedule for `program` (its knob values), when it has
+    one that fits the program's knobs; else None (an export without best results, another
+    program, or a result without `chosen`)."""
+    row = exported.best_results.get(program)
+    values = () if row is None else recorded_schedule(row["details"])
+    if not values:
+        return None
+    env.reset(options={"benchmark": program})
+    knobs = env.knobs
+    if len(values) != len(knobs) or any(
+        v not in k.options for k, v in zip(knobs, values, strict=True)
+    ):
+        return None
+    return values
 
 
 def _episode(
@@ -149,8 +177,16 @@ def _random_unseen(
         draw = tuple(k.options[int(rng.integers(len(k.options)))] for k in knobs)
         if draw not in seen:
             break
+    return _step_through(env, program, draw)
+
+
+def _step_through(
+    env: Any, program: str, values: Sequence[int]
+) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """Measure the schedule with these knob values: (its knob values, the last step's info)."""
+    env.reset(options={"benchmark": program})
     info: dict[str, Any] = {}
-    for knob, value in zip(knobs, draw, strict=True):
+    for knob, value in zip(env.knobs, values, strict=True):
         _, _, terminated, truncated, info = env.step(knob.options.index(value))
         if terminated or truncated:
             break

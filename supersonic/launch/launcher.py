@@ -590,6 +590,7 @@ def export_winner(
         scores={**winner["scores"], "exported": {**evaluation, "stage": stage}},
         episode_length=config.episode_length,
         validation_programs=task.resolve_programs(config.validation or task.validation),
+        best_results=results.get("best_results"),
     )
     final = winner["scores"].get("final", {})
     if final and int(final["policy_version"]) != version:

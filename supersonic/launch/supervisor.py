@@ -33,6 +33,7 @@ from supersonic.launch.strategies import Strategy, make_strategy
 from supersonic.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
+    BestFound,
     Bye,
     CandidateSpec,
     EvalRequest,
@@ -194,6 +195,7 @@ class Supervisor:
         self.validation_programs = self.task.resolve_programs(
             config.validation or self.task.validation
         )
+        self.validation_set = set(self.validation_programs)
         self.stop_requested = False
         self.rejected = 0
         self.dead: list[str] = []
@@ -388,6 +390,8 @@ class Supervisor:
                 self._send(learner, msg)
         elif isinstance(msg, EvalResult):
             self._on_eval_result(peer, msg)
+        elif isinstance(msg, BestFound):
+            self._on_best_found(peer, msg)
         elif isinstance(msg, Log):
             fields = {k: v for k, v in msg.fields.items() if k not in _IDENTITY_KEYS}
             record = {**fields, "event": msg.event, "level": msg.level, "ts": logs.now_iso()}
@@ -761,6 +765,29 @@ class Supervisor:
             for other in actors[1:]:
                 self._send(other, Release(candidate=state.spec.name, reason="budget reached"))
                 other.candidate = ""
+
+    def _on_best_found(self, peer: Peer, found: BestFound) -> None:
+        """A training episode's result, offered as its program's best (validation programs
+        only: the run's best results are theirs, and each is validated at the end)."""
+        if found.candidate not in self.candidates or found.program not in self.validation_set:
+            self.log.info(
+                "best_found_ignored",
+                candidate=found.candidate,
+                program=found.program,
+                peer=peer.ident,
+            )
+            return
+        if self.ledger.offer_best(
+            found.program, found.candidate, found.policy_version, found.metric, found.details
+        ):
+            self.log.info(
+                "best_found",
+                candidate=found.candidate,
+                program=found.program,
+                policy_version=found.policy_version,
+                metric=round(found.metric, 4),
+                actor=peer.ident,
+            )
 
     def _on_eval_result(self, peer: Peer, result: EvalResult) -> None:
         state = self.candidates.get(result.candidate)

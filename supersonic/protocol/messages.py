@@ -13,8 +13,8 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-PROTOCOL_VERSION = 5  # 2: EVAL_RESULT `details`; TRAIN_UNTIL. 3: EVENTS. 4: central inference
-# 5: ASSIGN `env_options`
+PROTOCOL_VERSION = 6  # 2: EVAL_RESULT `details`; TRAIN_UNTIL. 3: EVENTS. 4: central inference
+# 5: ASSIGN `env_options`. 6: BEST_FOUND; INFER_REQUEST `choices`
 
 # A JSON-like scalar: what `dict[str, Scalar]` fields (hyperparameters, metrics, log fields) hold.
 Scalar = Union[str, int, float, bool, None]  # noqa: UP007 (get_type_hints needs a runtime type)
@@ -235,6 +235,21 @@ class EvalResult(Message):
 
 
 @dataclass(frozen=True)
+class BestFound(Message):
+    """Actor -> supervisor: a training episode on `program` scored higher than every earlier
+    one this actor ran there for `candidate`. Offered to the ledger as the program's best
+    result, like an evaluation's (and validated with them at the end of the run): a search
+    measures its best schedules while it trains, and a tuner keeps every measured record."""
+
+    TYPE: ClassVar[str] = "BEST_FOUND"
+    candidate: str
+    program: str
+    policy_version: int  # the weights that chose it (sampling, as in training)
+    metric: float  # the task metric of the episode, as an evaluation scores it
+    details: dict[str, Scalar]  # the scorer's details (what validation rebuilds it from)
+
+
+@dataclass(frozen=True)
 class TrainUntil(Message):
     """Supervisor -> learner: take transitions until `env_steps` in total, then stop taking
     them (what stays queued holds the actors back) until a larger budget comes."""
@@ -308,6 +323,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         WeightsRequest,
         EvalRequest,
         EvalResult,
+        BestFound,
         TrainUntil,
         Score,
         Log,
