@@ -3,8 +3,10 @@ compiles, compiles overlap each other, and a holder that dies releases it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,3 +97,65 @@ def test_a_timed_run_waits_for_compiles_and_compiles_overlap(lock_file: Path) ->
         measurer.close()
         if holder.poll() is None:
             holder.kill()
+
+
+def test_a_measuring_process_starts_up_only_while_no_run_is_timed(lock_file: Path) -> None:
+    """Importing TVM takes seconds of a core, at every new env (an actor given another
+    candidate): it must not overlap another process's timed run."""
+    measurer = Measurer()
+    started = time.monotonic()
+    measurer._ensure_worker()
+    unhindered_s = time.monotonic() - started  # what a start-up takes on this machine now
+    measurer.close()
+    ready_at: list[float] = []
+    starting = threading.Thread(
+        target=lambda: (measurer._ensure_worker(), ready_at.append(time.monotonic()))
+    )
+    try:
+        with exclusive_timing():
+            starting.start()
+            time.sleep(2 * unhindered_s + 1.0)
+            released_at = time.monotonic()
+        starting.join(60)
+        assert ready_at and ready_at[0] >= released_at
+    finally:
+        starting.join(60)
+        measurer.close()
+
+
+def test_a_learner_update_waits_while_a_run_is_timed(lock_file: Path, tmp_path: Path) -> None:
+    """A learner's update keeps every core busy (torch) for a moment: like a compile, it does
+    not run under a timed run of this machine."""
+    import numpy as np
+
+    from supersonic.learners.learner import Learner, LearnerOptions
+    from supersonic.protocol.messages import CandidateSpec, Transitions
+
+    hyperparameters = {"rollout_steps": 64, "minibatch_size": 32, "epochs": 1}
+    spec = CandidateSpec(name="ppo-raw", algorithm="ppo", state_fn="raw", reward_fn="env",
+                         hyperparameters=hyperparameters)  # fmt: skip
+    log = tmp_path / "learner.jsonl"
+    learner = Learner(LearnerOptions(connect="tcp://127.0.0.1:9", task="cartpole",
+                                     candidate=spec, log_path=log))  # fmt: skip
+    rng = np.random.default_rng(0)
+    learner._on_transitions(
+        Transitions(candidate="ppo-raw", actor="a", batch_seq=0, policy_version=0,
+                    obs=rng.standard_normal((64, 4)).astype(np.float32),
+                    actions=rng.integers(2, size=64), rewards=np.ones(64, np.float32),
+                    terminated=np.zeros(64, bool), truncated=np.zeros(64, bool),
+                    logp=np.full(64, np.log(0.5), np.float32), values=np.zeros(64, np.float32))
+    )  # fmt: skip
+    assert learner.algo.ready()
+    try:
+        learner.link.connect()
+        with exclusive_timing():
+            updating = threading.Thread(target=learner._update)
+            updating.start()
+            time.sleep(1.0)
+            assert learner.algo.version == 0  # still waiting for the timed run
+        updating.join(60)
+        assert learner.algo.version == 1
+    finally:
+        learner._shutdown()
+    updates = [json.loads(x) for x in log.read_text().splitlines() if "learner_update" in x]
+    assert updates and updates[0]["lock_wait_s"] >= 0.9

@@ -12,10 +12,12 @@ Compiling is CPU work too: a parallel loop's threads meet at a barrier after eve
 with one core taken by another actor's compiler the barrier waits for the kernel to schedule
 the second thread. So the work that must not overlap a timed run (building a schedule and
 checking its result) holds the lock *shared* (`shared_work`): compiles overlap each other, a
-timed run waits until none is running, and none starts while one is timed. (What prompted
-it: search evaluations that measured parallel schedules at 6-8 ms which take 0.03-0.4 ms
-alone. The anomaly was seen again after this change, so its cause is not found; see
-docs/tvm-task.md, Measuring.)
+timed run waits until none is running, and none starts while one is timed. The same goes for
+the other bursts of CPU work of a run: a measuring process's start-up (importing TVM, seconds
+of a core, at every new env) and a learner's update (torch: 0.02-0.2 s of a core or more).
+(What prompted it: search evaluations that measured parallel schedules at 6-8 ms which take
+0.03-0.4 ms alone. Their cause turned out to be another: a learner spinning on one core at its
+budget, fixed in the learner; see docs/tvm-task.md, Measuring.)
 
 The lock is released by the kernel when its holder dies, so a measuring process killed at
 its timeout never leaves the others waiting. The file is per machine (the system's temporary

@@ -38,6 +38,7 @@ import zmq
 
 from supersonic import logs
 from supersonic.envs import get_task
+from supersonic.envs.timing_lock import shared_work
 from supersonic.learners.algorithm import Algorithm, ArchValue, Batch, make_algorithm
 from supersonic.learners.inference import InferenceServer
 from supersonic.learners.streams import SegmentStreams
@@ -194,7 +195,16 @@ class Learner:
     def _pump(self, timeout_ms: int) -> None:
         poller = zmq.Poller()
         poller.register(self.link.socket, zmq.POLLIN)
-        poller.register(self.pull.socket, zmq.POLLIN)
+        # Wait on the transitions only when we would take some: segments left queued (an
+        # update is due, or the budget is reached) keep the socket readable, and polling it
+        # would return at once, every turn: a busy loop on one core. That loop ran through
+        # every evaluation at a budget and, on a machine that times schedules (TVM, Halide),
+        # slowed each measured parallel loop 10-240x (its threads wait at a barrier for a core).
+        taking = not (self.algo.ready() or self._over_budget())
+        if taking:
+            poller.register(self.pull.socket, zmq.POLLIN)
+        elif self.algo.ready():
+            timeout_ms = 0  # an update is due: do not wait for control messages first
         with self.link.lock:  # the heartbeat thread shares the control socket
             events = dict(poller.poll(timeout_ms))
         if self.link.socket in events:
@@ -207,7 +217,7 @@ class Learner:
                 )
                 self.exit_code = EXIT_REJECTED
                 self.stopping = True
-        if self.pull.socket in events:
+        if taking and self.pull.socket in events:
             for _ in range(MAX_DRAIN):
                 # Take no more than the next update needs: what stays queued holds the actors
                 # back (ZeroMQ's high-water marks), so an update sees the amount of data its
@@ -260,7 +270,12 @@ class Learner:
 
     def _update(self) -> None:
         started = time.monotonic()
-        metrics = self.algo.update()
+        # An update keeps a core (`learner_threads` of them) busy for 0.02-0.2 s: held like a
+        # compile (envs/timing_lock.py), so that no measuring process of this machine times a
+        # run under it. Without measuring processes (LLVM's code size) nobody holds it
+        # exclusively, and this costs two system calls.
+        with shared_work() as lock_wait_s:
+            metrics = self.algo.update()
         self.last_metrics = {k: float(v) for k, v in metrics.items()}
         recent = self.episode_scores[-50:]
         returns = self.episode_returns[-20:]
@@ -269,6 +284,7 @@ class Learner:
             candidate=self.spec.name,
             version=self.algo.version,
             seconds=round(time.monotonic() - started, 3),
+            lock_wait_s=round(lock_wait_s, 3),
             received=self.received,
             episode_score=round(sum(recent) / len(recent), 4) if recent else None,
             return_last20=round(sum(returns) / len(returns), 4) if returns else None,

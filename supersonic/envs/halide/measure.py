@@ -197,7 +197,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _serve(conn: _Duplex) -> None:
-    import halide  # noqa: F401 (imported before "ready": the start-up is not a measurement)
+    with shared_work():  # start-up is CPU work too (envs/timing_lock.py)
+        import halide  # noqa: F401 (imported before "ready": the start-up is not a measurement)
 
     # Halide prints a warning (on stdout or stderr) for many schedules it accepts (storage it
     # does not fold, update definitions left serial), for every compile: thousands of lines in

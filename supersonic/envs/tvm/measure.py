@@ -203,7 +203,11 @@ class Measurer:
 def _serve(conn: _Duplex) -> None:
     # Before TVM starts its thread pool (see `worker_threads`).
     os.environ["TVM_NUM_THREADS"] = str(worker_threads())
-    import tvm  # noqa: F401 (imported before "ready": the start-up is not a measurement)
+    # Importing TVM takes seconds of a core. A worker starts with every new env, so whenever an
+    # actor is given another candidate (e.g. released at a budget while another one evaluates):
+    # without the lock that start-up overlapped the other actors' timed runs.
+    with shared_work():
+        import tvm  # noqa: F401 (imported before "ready": the start-up is not a measurement)
 
     conn.send("ready")
     cache: dict[str, Any] = {}
