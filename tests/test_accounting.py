@@ -53,6 +53,15 @@ def test_differences_are_explained_by_deaths_or_timing_and_nothing_else() -> Non
     # the actor's last segments went out after the learner had stopped
     (a,) = reconcile([START, sent("a", 0, 10, ts=30.0), taken(received=6, ts=20.0)])
     assert a.unexplained == 0 and "after the learner had stopped" in a.reason
+    # ...or after it had reached its budget (it takes nothing past it; the actors are
+    # released after that, and their record can come before the learner's STOP)
+    at_budget = {"event": "candidate_budget_reached", "candidate": "c", "ts": 8.0}
+    (a,) = reconcile([START, at_budget, sent("a", 0, 10), taken(received=6, ts=20.0)])
+    assert a.unexplained == 0 and "stopped at its budget" in a.reason
+    # ...but not once a new TRAIN_UNTIL (a promotion) had it take segments again
+    promoted = {"event": "learner_budget", "candidate": "c", "ts": 9.0}
+    (a,) = reconcile([START, at_budget, promoted, sent("a", 0, 10), taken(received=6, ts=20.0)])
+    assert a.unexplained == 4
     # sent and never taken, with no reason: unexplained
     (a,) = reconcile([START, sent("a", 0, 10, ts=10.0), taken(received=6, ts=20.0)])
     assert a.unexplained == 4

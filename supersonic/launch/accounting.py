@@ -12,9 +12,13 @@ events.jsonl) this module sums both sides per (candidate, actor) and explains ea
   (`unsent`); anything more is loss on the way (unexplained);
 - fewer taken than sent is explained when the learner of that candidate died (its learner
   started more often than it logged `learner_streams`), or when the actor gave its last
-  segments after the learner had stopped taking them (its record is later than the learner's
-  STOP or signal: at the end of a run everyone stops at once, and what is queued then, in the
-  learner's socket or in the actor's until its linger runs out, is never trained on), or when
+  segments after the learner had stopped taking them (its record is later than the moment the
+  learner reached its budget, `candidate_budget_reached`, with no new TRAIN_UNTIL since, or
+  than its STOP or signal). A learner takes nothing past its budget, and the actors are
+  released only after that: what is in flight then, in the learner's socket, in the kernel's
+  buffers on a slow link, or in the actor's socket until its linger runs out, is never
+  trained on, and whether the actor's record lands before or after the learner's STOP is a
+  race (a shaped link holds seconds of segments; CI once saw 17). Or when
   the actor left on a STOP or a signal (`queued when the run stopped`: a busy learner may not
   have read its last segments before the actor's socket gave up);
 - more taken than sent is explained only when a process of that actor died without its record
@@ -73,6 +77,8 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
     learner_records: dict[str, int] = {}
     learner_last_ts: dict[str, float] = {}
     learner_stopped: dict[str, float] = {}
+    # (ts, taking) per candidate: False from its budget or STOP, True again on a TRAIN_UNTIL
+    taking_changes: dict[str, list[tuple[float, bool]]] = {}
     actor_stopped: dict[str, float] = {}
     actor_deaths: set[str] = set()
 
@@ -106,6 +112,11 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
         ):  # it stops taking segments: what is sent from now on is never trained on
             candidate = str(e["id"]).removeprefix("learner-")
             learner_stopped[candidate] = max(learner_stopped.get(candidate, 0.0), float(e["ts"]))
+            taking_changes.setdefault(candidate, []).append((float(e["ts"]), False))
+        elif name == "candidate_budget_reached":  # its learner takes nothing more
+            taking_changes.setdefault(str(e["candidate"]), []).append((float(e["ts"]), False))
+        elif name == "learner_budget":  # TRAIN_UNTIL: it takes segments again (promoted)
+            taking_changes.setdefault(str(e["candidate"]), []).append((float(e["ts"]), True))
         elif name in ("actor_stop", "actor_signal"):  # the run (or this actor) is stopping
             actor_stopped[str(e.get("id", ""))] = float(e["ts"])
         elif name == "learner_start":
@@ -133,6 +144,8 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
                 a.candidate, learner_last_ts.get(a.candidate, 0.0)
             ):
                 reasons.append(f"{tail} sent after the learner had stopped")
+            elif not _taking_at(taking_changes.get(a.candidate, []), a.last_sent_ts):
+                reasons.append(f"{tail} sent after the learner had stopped at its budget")
             elif a.last_sent_ts >= actor_stopped.get(a.actor, float("inf")):
                 reasons.append(f"{tail} queued when the run stopped")
             else:
@@ -146,6 +159,16 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
                 reasons.append(f"{-a.missing} taken but never reported sent")
         a.reason, a.unexplained = "; ".join(reasons), unexplained
     return sorted(accounts.values(), key=lambda x: (x.candidate, x.actor))
+
+
+def _taking_at(changes: list[tuple[float, bool]], ts: float) -> bool:
+    """Whether the learner was taking segments at `ts`, by its last change before then."""
+    taking = True
+    for when, now in sorted(changes):
+        if when >= ts:
+            break
+        taking = now
+    return taking
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
