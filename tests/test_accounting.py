@@ -60,8 +60,13 @@ def test_differences_are_explained_by_deaths_or_timing_and_nothing_else() -> Non
     assert a.unexplained == 0 and "stopped at its budget" in a.reason
     # ...but not once a new TRAIN_UNTIL (a promotion) had it take segments again
     promoted = {"event": "learner_budget", "candidate": "c", "ts": 9.0}
+    promoted |= {"env_steps": 100, "received": 50}
     (a,) = reconcile([START, at_budget, promoted, sent("a", 0, 10), taken(received=6, ts=20.0)])
     assert a.unexplained == 4
+    # a TRAIN_UNTIL it has already reached (0: held until the initial score) takes nothing
+    held = {"event": "learner_budget", "candidate": "c", "ts": 1.0, "env_steps": 0}
+    (a,) = reconcile([START, held | {"received": 0}, sent("a", 0, 10), taken(received=6)])
+    assert a.unexplained == 0 and "stopped at its budget" in a.reason
     # sent and never taken, with no reason: unexplained
     (a,) = reconcile([START, sent("a", 0, 10, ts=10.0), taken(received=6, ts=20.0)])
     assert a.unexplained == 4

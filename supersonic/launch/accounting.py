@@ -115,8 +115,10 @@ def reconcile(events: Iterable[Mapping[str, Any]]) -> list[SegmentAccount]:
             taking_changes.setdefault(candidate, []).append((float(e["ts"]), False))
         elif name == "candidate_budget_reached":  # its learner takes nothing more
             taking_changes.setdefault(str(e["candidate"]), []).append((float(e["ts"]), False))
-        elif name == "learner_budget":  # TRAIN_UNTIL: it takes segments again (promoted)
-            taking_changes.setdefault(str(e["candidate"]), []).append((float(e["ts"]), True))
+        elif name == "learner_budget":  # TRAIN_UNTIL: it takes segments again (promoted),
+            # unless the budget is already reached (0 holds it until the initial score)
+            taking = int(e.get("env_steps", 1)) > int(e.get("received", 0))
+            taking_changes.setdefault(str(e["candidate"]), []).append((float(e["ts"]), taking))
         elif name in ("actor_stop", "actor_signal"):  # the run (or this actor) is stopping
             actor_stopped[str(e.get("id", ""))] = float(e["ts"])
         elif name == "learner_start":

@@ -111,6 +111,9 @@ class CandidateState:
     error: str = ""
     eval_failures: int = 0  # evaluations in a row that came back with an error
     eval_retry_at: float = 0.0  # no new evaluation before this (monotonic), after a failure
+    # "held": its learner takes no transitions until the initial weights are scored
+    # (`Supervisor._train_until`); "ended" once they are, or once an initial evaluation failed
+    hold: str = ""
 
     def needs(self, stage: str) -> bool:
         return stage not in self.scores and (self.pending is None or self.pending.stage != stage)
@@ -236,6 +239,7 @@ class Supervisor:
         )
         self.forwarded_rejected = 0
         self.next_progress = 0.0
+        self.on_progress: Callable[[str], None] = lambda _line: None  # `run` sets it
 
     # ------------------------------------------------------------------------ main loop
     def run(
@@ -519,7 +523,7 @@ class Supervisor:
             if not state.active:
                 self._send(peer, Stop(reason=f"candidate {state.phase}"))
             else:
-                self._send(peer, TrainUntil(candidate=state.spec.name, env_steps=state.budget))
+                self._send(peer, self._train_until(state))
 
     def _on_heartbeat(self, peer: Peer, hb: Heartbeat) -> None:
         peer.env_steps, peer.steps_per_s, peer.state = hb.env_steps, hb.steps_per_s, hb.state
@@ -528,6 +532,29 @@ class Supervisor:
             if state is not None:
                 state.env_steps, state.version = hb.env_steps, hb.policy_version
         self._send(peer, Heartbeat(state="supervising"))
+
+    def _train_until(self, state: CandidateState) -> TrainUntil:
+        """The TRAIN_UNTIL for `state`'s learner: its budget, or 0 (take nothing) while its
+        initial weights are still to be scored. The evaluating actor may get its first weights
+        late (a slow board, a busy machine); meanwhile the other actors' transitions would let
+        the learner update, and "initial" would score version 1 or later (CI saw it). Held,
+        the actors fill their queues and wait; the hold ends when the initial score is
+        recorded or an initial evaluation fails (`_end_hold`): at most one evaluation's time."""
+        if not state.hold and self.config.eval_initial and "initial" not in state.scores:
+            state.hold = "held"
+            self.log.info("initial_hold", candidate=state.spec.name)
+        env_steps = 0 if state.hold == "held" else state.budget
+        return TrainUntil(candidate=state.spec.name, env_steps=env_steps)
+
+    def _end_hold(self, state: CandidateState, reason: str) -> None:
+        """Let `state`'s learner train to its budget (see `_train_until`)."""
+        if state.hold != "held":
+            return
+        state.hold = "ended"
+        self.log.info("initial_hold_end", candidate=state.spec.name, reason=reason)
+        learner = self._learner_of(state.spec.name)
+        if learner is not None and state.active:
+            self._send(learner, self._train_until(state))
 
     def _learner_of(self, candidate: str) -> Peer | None:
         state = self.candidates.get(candidate)
@@ -572,6 +599,8 @@ class Supervisor:
                 self.log.warning(
                     "eval_timeout", candidate=state.spec.name, eval_id=state.pending.eval_id
                 )
+                if state.pending.stage == "initial":
+                    self._end_hold(state, "initial evaluation timed out")
                 state.pending = None
             if state.phase == "training" and state.env_steps >= state.budget:
                 self._budget_reached(state)
@@ -635,7 +664,7 @@ class Supervisor:
                 state.budget, state.phase = work.budget, "training"
                 learner = self._learner_of(name)
                 if learner is not None:  # else it gets the budget when it says HELLO
-                    self._send(learner, TrainUntil(candidate=name, env_steps=work.budget))
+                    self._send(learner, self._train_until(state))
             self.log.info("work", group=work.candidate, budget=work.budget)
             if work.candidate in reported_now:
                 reported_now.remove(work.candidate)
@@ -808,6 +837,8 @@ class Supervisor:
                 failures=state.eval_failures,
                 retry_in_s=delay,
             )
+            if pending.stage == "initial":  # scored later, of whatever version then
+                self._end_hold(state, "initial evaluation failed")
             return
         state.eval_failures = 0
         score = self.task.aggregate(result.metrics)
@@ -877,7 +908,9 @@ class Supervisor:
                     stage=pending.stage,
                 ),
             )
-        if pending.stage != "initial" and state.phase == "evaluating":
+        if pending.stage == "initial":
+            self._end_hold(state, "initial weights scored")
+        elif state.phase == "evaluating":
             state.phase = "scored"  # the strategy decides once every replica is scored
 
     # ------------------------------------------------------------------------- the end

@@ -355,7 +355,12 @@ class Learner:
             self._publish()
         elif isinstance(msg, TrainUntil):
             self.budget = msg.env_steps
-            self.log.info("learner_budget", candidate=self.spec.name, env_steps=msg.env_steps)
+            self.log.info(
+                "learner_budget",
+                candidate=self.spec.name,
+                env_steps=msg.env_steps,
+                received=self.received,
+            )
         elif isinstance(msg, Score):
             self.log.info(
                 "learner_score",
