@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from test_events import read_events
 
 from supersonic.launch.config import RunPaths, load_config
 from supersonic.launch.supervisor import Supervisor
@@ -57,16 +58,6 @@ SPEC = {
     "reward_fn": "env",
     "hyperparameters": {"rollout_steps": 128, "minibatch_size": 64, "epochs": 1},
 }
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
 
 
 def test_the_learner_waits_for_the_initial_score_of_its_weights(tmp_path: Path) -> None:
