@@ -7,7 +7,17 @@ numpy only; see `supersonic.actors.exported`. It is imported on first use, so th
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# gRPC (CompilerGym's client; Ray) runs fork handlers around every fork() of a process that
+# uses it: its thread pool is stopped before the fork and restarted after. Our processes start
+# children with fork() + a `preexec_fn` (lifeline.py: they die with their parent), and gRPC
+# 1.85's handler can hang there for good (seen once in the test suite: stuck in
+# WorkStealingThreadPoolImpl::PrepareFork while starting an LLVM service; grpc/grpc#37259,
+# #40741). The handlers only matter to a child that uses gRPC without exec'ing, and every
+# child of ours execs, so they are turned off, before anything imports gRPC.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
 if TYPE_CHECKING:
     from supersonic.actors.exported import ExportedPolicy, load_policy
