@@ -198,6 +198,19 @@ def _describe(resources: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in sorted(shown.items()))
 
 
+def still_restarting(exc: Exception, replacing: bool) -> bool:
+    """Whether a failed call on a hosted Ray actor is the restart already counted, not a new
+    death. Ray (2.60) fails a call made while it restarts the actor, at once, with
+    ActorUnavailableError ("The actor is restarting"); the calls we make again right after
+    counting a death meet exactly that when the new worker takes a while to start (a loaded
+    node). Counted again, one SIGKILL became two restarts and used up `max_restarts` twice as
+    fast. Until the new incarnation answers `info`, such errors are waited out: Ray itself
+    ends a restart that fails for good with ActorDiedError, which always counts."""
+    from ray.exceptions import ActorUnavailableError
+
+    return replacing and isinstance(exc, ActorUnavailableError)
+
+
 class RayProcess:
     """The launch's view of one hosted process: the part of Popen's interface that ChildWatch
     uses (`poll`, `returncode`), from the host's `wait` and Ray's actor errors."""
@@ -210,6 +223,7 @@ class RayProcess:
         self.returncode: int | None = None
         self.pid = 0  # the hosting worker's pid, once Ray has placed it
         self.deaths = 0
+        self.replacing = False  # a death counted; its new incarnation has not answered yet
         self.tail: list[str] = []
         self._wait = handle.wait.remote()
         self._info: Any = handle.info.remote()
@@ -224,6 +238,7 @@ class RayProcess:
             try:
                 info = ray.get(self._info)
                 self.pid = int(info["worker_pid"])
+                self.replacing = False
                 if self.deaths == 0:
                     self.log.info("ray_placed", process=self.name, **info)
                 else:
@@ -238,14 +253,19 @@ class RayProcess:
         except GetTimeoutError:
             return None
         except RayActorError as exc:
+            if still_restarting(exc, self.replacing):
+                self._wait = self.handle.wait.remote()
+                self._info = self._info or self.handle.info.remote()
+                return None
             self.deaths += 1
+            self.replacing = True
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             if self.deaths > self.max_restarts:
                 self.log.error("ray_process_failed", process=self.name, deaths=self.deaths)
                 self.returncode = 1
                 return 1
             self.log.warning("ray_restart", process=self.name, restart=self.deaths, reason=reason)
-            self._wait = self.handle.wait.remote()  # queued until Ray has restarted it
+            self._wait = self.handle.wait.remote()  # fails while Ray restarts it: see above
             self._info = self.handle.info.remote()
             return None
         if code not in (0, EXIT_REJECTED):  # a crash: its host exits, Ray restarts it
@@ -278,7 +298,7 @@ class RayProcessGroup(ProcessGroup):
     def _host(self, name: str, args: list[str], demand: dict[str, float]) -> Child:
         import ray
 
-        from supersonic.launch.ray_host import HostedProcess
+        from supersonic.launch.ray_host import HOST_RUNTIME_ENV, HostedProcess
 
         self.log_dir.mkdir(parents=True, exist_ok=True)
         custom = {k: v for k, v in demand.items() if k not in ("CPU", "GPU")}
@@ -288,6 +308,7 @@ class RayProcessGroup(ProcessGroup):
             num_gpus=demand.get("GPU", 0.0),
             resources=custom or None,
             max_restarts=self.settings.max_restarts,
+            runtime_env=HOST_RUNTIME_ENV,
             max_concurrency=4,  # wait() blocks while info() and stop() answer
         )
         handle = remote.remote(name, args, self.settings.env, self.settings.python)

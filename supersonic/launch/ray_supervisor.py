@@ -76,7 +76,7 @@ def run(
     address: str | None,
 ) -> HostedRun:
     """Check, place the supervisor, follow it to its end; see the module docstring."""
-    from supersonic.launch.ray_host import HostedProcess
+    from supersonic.launch.ray_host import HOST_RUNTIME_ENV, HostedProcess
 
     ray = ray_backend.import_ray()  # a one-line error when Ray is missing
 
@@ -105,6 +105,7 @@ def run(
                 num_cpus=demand["CPU"],
                 resources=custom,
                 max_restarts=settings.max_restarts,
+                runtime_env=HOST_RUNTIME_ENV,
                 max_concurrency=4,  # wait() blocks while output() and stop() answer
             )
             .remote(
@@ -141,6 +142,7 @@ def _follow(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     seen, deaths, last = 0, 0, ""
+    replacing = False  # a death counted; the new supervisor has not answered `info` yet
     output: Any = None
     info: Any = handle.info.remote()
     wait: Any = handle.wait.remote()
@@ -149,6 +151,7 @@ def _follow(
             try:
                 if info is not None and ray.wait([info], timeout=0)[0]:
                     where = ray.get(info)
+                    replacing = False
                     if deaths == 0:
                         log.info("ray_supervisor_placed", restarts=deaths, **where)
                     else:
@@ -180,7 +183,13 @@ def _follow(
                     echo(f"the supervisor exited with status {code} ({last[:200]})")
                     wait = handle.wait.remote()
             except RayActorError as exc:
+                if ray_backend.still_restarting(exc, replacing):
+                    time.sleep(POLL_S)  # the calls fail at once until Ray has restarted it
+                    output = None
+                    info, wait = handle.info.remote(), handle.wait.remote()
+                    continue
                 deaths += 1
+                replacing = True
                 reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
                 if deaths > max_restarts:
                     log.error("ray_supervisor_failed", deaths=deaths, reason=reason)
