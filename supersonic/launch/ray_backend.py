@@ -255,7 +255,8 @@ class RayProcess:
         except RayActorError as exc:
             if still_restarting(exc, self.replacing):
                 self._wait = self.handle.wait.remote()
-                self._info = self._info or self.handle.info.remote()
+                if self._info is None:  # its last answer was an error too
+                    self._info = self.handle.info.remote()
                 return None
             self.deaths += 1
             self.replacing = True
